@@ -1,0 +1,104 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-kbs/kbs/test/env"
+)
+
+// startTimeout bounds how long any one component may take to become healthy.
+const startTimeout = 90 * time.Second
+
+// waitHealthy polls an HTTPS health endpoint until it answers 200 with a body
+// that does not report ill health. A process exit ends the wait at once.
+// Polling is the only way to learn a freshly started process is serving.
+func waitHealthy(ctx context.Context, p *env.Process, url, caFile, certFile, keyFile string) error {
+	client, err := tlsClient(caFile, certFile, keyFile)
+	if err != nil {
+		return err
+	}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, startTimeout, true, func(ctx context.Context) (bool, error) {
+		if exited, werr := p.Exited(); exited {
+			return false, fmt.Errorf("%s exited: %v", p.Name, werr)
+		}
+		last = get(ctx, client, url)
+		return last == nil, nil
+	})
+	if err != nil {
+		return describe(p, fmt.Errorf("%s not healthy at %s: %w (last probe: %v)", p.Name, url, err, last))
+	}
+	return nil
+}
+
+func get(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"health":"false"`) {
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// tlsClient verifies the server against caFile and, when certFile is set,
+// presents that client certificate.
+func tlsClient(caFile, certFile, keyFile string) (*http.Client, error) {
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("no certificates in %s", caFile)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+// waitAPIReady waits for /readyz, which includes etcd and the post-start
+// hooks that create the bootstrap RBAC policy.
+func waitAPIReady(ctx context.Context, p *env.Process, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var last error
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, startTimeout, true, func(ctx context.Context) (bool, error) {
+		if exited, werr := p.Exited(); exited {
+			return false, fmt.Errorf("kube-apiserver exited: %v", werr)
+		}
+		_, last = cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return last == nil, nil
+	})
+	if err != nil {
+		return describe(p, fmt.Errorf("kube-apiserver not ready: %w (last probe: %v)", err, last))
+	}
+	return nil
+}
