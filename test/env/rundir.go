@@ -112,7 +112,7 @@ func ownerAlive(dir string) bool {
 	return procStart(pid) == start && start != ""
 }
 
-// procStart is the process's start time in clock ticks since boot (field 22
+// procStart is a live process's start time in clock ticks since boot (field 22
 // of /proc/PID/stat): with the PID it identifies a process even if the PID is
 // reused later.
 func procStart(pid int) string {
@@ -125,8 +125,8 @@ func procStart(pid int) string {
 		s = s[i+1:]
 	}
 	f := strings.Fields(s)
-	if len(f) < 20 {
-		return ""
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return "" // a zombie is dead, even if nobody has reaped it yet
 	}
 	return f[19]
 }

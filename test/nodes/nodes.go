@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -152,7 +153,10 @@ func copyRoot(run *env.RunDir, n *Node) error {
 	if err := os.MkdirAll(filepath.Dir(n.Root), 0o755); err != nil {
 		return err
 	}
-	out, err := exec.Command("cp", "-a", "--reflink=auto", rootfs, n.Root).CombinedOutput()
+	cmd := exec.Command("cp", "-a", "--reflink=auto", rootfs, n.Root)
+	// A copy that outlives a killed test would race the next run's clean-up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("copying rootfs for %s: %v: %s", n.Name, err, out)
 	}
@@ -201,7 +205,11 @@ func reapNodes(dir string) {
 	files, _ := filepath.Glob(filepath.Join(dir, "cgroups", "*"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		killCgroups(strings.Fields(string(b)))
+		paths := strings.Fields(string(b))
+		killCgroups(paths)
+		for _, p := range paths {
+			_ = os.Remove(filepath.Dir(p)) // the run's level; fails while other nodes remain
+		}
 		_ = os.RemoveAll(filepath.Join("/run/systemd/nspawn/propagate", filepath.Base(f)))
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "bridge")); err == nil {
