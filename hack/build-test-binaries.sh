@@ -22,7 +22,8 @@ K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubea
 ETCD_CMDS=(etcd etcdctl)
 KREW_CMDS=(krew validate-krew-manifest)
 
-export CGO_ENABLED=0 GOFLAGS=-mod=mod
+# Pinned: go.sum is committed and must not change during a build.
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 
 log() { printf '[build-test-binaries] %s\n' "$*" >&2; }
 

@@ -1,0 +1,47 @@
+# kbs — kubectl plugin for self-managed kubeadm clusters.
+#
+#   make build      build _output/kubectl-kbs
+#   make test       prepare the real test environment, then run every test
+#   make test-unit  unit tests only (no root, no environment)
+#   make lint       vet, gofmt, go mod tidy, house rules
+
+SHELL := /usr/bin/env bash
+GO ?= go
+PKG := github.com/kubectl-kbs/kbs
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w \
+	-X $(PKG)/pkg/version.version=$(VERSION) \
+	-X $(PKG)/pkg/version.commit=$(COMMIT) \
+	-X $(PKG)/pkg/version.buildDate=$(BUILD_DATE)
+TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew
+
+.PHONY: build test test-unit test-integration test-env lint
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o _output/kubectl-kbs ./cmd/kubectl-kbs
+
+# The environment: Debian packages, test binaries from pinned modules, node
+# rootfs. Each step skips what is already in place.
+test-env:
+	hack/install-deps.sh
+	hack/build-test-binaries.sh
+	hack/build-rootfs.sh
+
+test: lint test-env
+	$(GO) test -tags integration -count=1 -timeout 40m ./...
+
+test-unit:
+	$(GO) test -short ./...
+
+test-integration: test-env
+	$(GO) test -tags integration -count=1 -timeout 40m ./test/...
+
+lint:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$out ]]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+	@for m in $(TOOL_MODULES); do (cd $$m && $(GO) mod tidy -diff) || exit 1; done
+	hack/verify-code-patterns.sh
