@@ -4,6 +4,8 @@
 #   make test       prepare the real test environment, then run every test
 #   make test-unit  unit tests only (no root, no environment)
 #   make lint       vet, gofmt, go mod tidy, house rules
+#   make dist       release archives, checksums and krew manifest in dist/
+#   make docs       regenerate the command reference in docs/
 
 SHELL := /usr/bin/env bash
 GO ?= go
@@ -17,10 +19,19 @@ LDFLAGS := -s -w \
 	-X $(PKG)/pkg/version.buildDate=$(BUILD_DATE)
 TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew
 
-.PHONY: build test test-unit test-integration test-env lint
+.PHONY: build test test-unit test-integration test-env lint dist docs
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o _output/kubectl-kbs ./cmd/kubectl-kbs
+
+# VERSION must be semver for a release; a dev build gets v0.0.0-dev+<commit>.
+DIST_VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo v0.0.0-dev+$(COMMIT))
+dist:
+	rm -rf dist
+	$(GO) run ./hack/release -version $(DIST_VERSION) -commit $(COMMIT) -date $(BUILD_DATE) -out dist
+
+docs:
+	$(GO) run ./hack/gendocs docs
 
 # The environment: Debian packages, test binaries from pinned modules, node
 # rootfs. Each step skips what is already in place.
