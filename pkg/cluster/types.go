@@ -1,0 +1,119 @@
+// Package cluster is the cluster spec kbs works from: a versioned Cluster
+// document (several make an inventory), decoded strictly, defaulted, and
+// validated before any host is contacted.
+package cluster
+
+// APIVersion and Kind identify a kbs cluster document.
+const (
+	Group      = "kbs.kubectl-kbs.io"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "Cluster"
+)
+
+// Host roles.
+const (
+	RoleEtcd         = "etcd"
+	RoleControlPlane = "control-plane"
+	RoleWorker       = "worker"
+)
+
+// CNI plugins kbs can install.
+const (
+	CNIFlannel = "flannel"
+	CNICalico  = "calico"
+)
+
+// Cluster is one cluster: where its hosts are and how to build it.
+type Cluster struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   Metadata    `json:"metadata"`
+	Spec       ClusterSpec `json:"spec"`
+}
+
+// Metadata names the cluster; the name is also its kubeconfig context and
+// its state directory under ~/.kube/kbs/.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// ClusterSpec describes the cluster.
+type ClusterSpec struct {
+	// KubernetesVersion is the version kubeadm installs, e.g. v1.37.2.
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// ControlPlaneEndpoint is host:port of the API server (a load balancer
+	// with several control-plane hosts); default: the first control-plane
+	// host's address and 6443.
+	ControlPlaneEndpoint string     `json:"controlPlaneEndpoint,omitempty"`
+	Networking           Networking `json:"networking,omitempty"`
+	CNI                  CNI        `json:"cni,omitempty"`
+	Etcd                 Etcd       `json:"etcd,omitempty"`
+	APIServer            Component  `json:"apiServer,omitempty"`
+	ControllerManager    Component  `json:"controllerManager,omitempty"`
+	Scheduler            Component  `json:"scheduler,omitempty"`
+	// SSH holds the connection settings for every host; hosts may override.
+	SSH   SSH    `json:"ssh,omitempty"`
+	Hosts []Host `json:"hosts"`
+}
+
+// Networking holds the cluster's address ranges.
+type Networking struct {
+	PodSubnet     string `json:"podSubnet,omitempty"`
+	ServiceSubnet string `json:"serviceSubnet,omitempty"`
+	// NodeSubnet, when set, must contain every host address.
+	NodeSubnet string `json:"nodeSubnet,omitempty"`
+	DNSDomain  string `json:"dnsDomain,omitempty"`
+}
+
+// CNI chooses the pod network.
+type CNI struct {
+	Plugin string `json:"plugin,omitempty"`
+}
+
+// Etcd configures the external etcd kbs runs on the etcd hosts.
+type Etcd struct {
+	// Version of etcd to install, e.g. v3.7.3.
+	Version string `json:"version,omitempty"`
+	// Binary is a local etcd binary to upload (air-gapped hosts); etcdctl
+	// is expected beside it.
+	Binary  string `json:"binary,omitempty"`
+	DataDir string `json:"dataDir,omitempty"`
+	// CertValidity is the lifetime of etcd leaf certificates (default 43800h,
+	// the notes' five years).
+	CertValidity string `json:"certValidity,omitempty"`
+}
+
+// Component holds settings of one control-plane component.
+type Component struct {
+	CertSANs  []string `json:"certSANs,omitempty"`
+	ExtraArgs []Arg    `json:"extraArgs,omitempty"`
+}
+
+// Arg is one command-line flag, as kubeadm v1beta4 lists them.
+type Arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SSH says how to reach hosts. Passwords never live here: a sudo password
+// comes from $KBS_SUDO_PASSWORD or a prompt.
+type SSH struct {
+	User string `json:"user,omitempty"`
+	Port int    `json:"port,omitempty"`
+	// KeyFile is a private key; without it the ssh-agent and ~/.ssh/config
+	// decide.
+	KeyFile string `json:"keyFile,omitempty"`
+	// Bastion is a jump host, [user@]host[:port].
+	Bastion string `json:"bastion,omitempty"`
+	// Sudo runs privileged commands through sudo; default: when User is not root.
+	Sudo *bool `json:"sudo,omitempty"`
+}
+
+// Host is one machine of the cluster.
+type Host struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Address string `json:"address"`
+	SSH     *SSH   `json:"ssh,omitempty"`
+}
