@@ -11,8 +11,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-
-	"github.com/kubectl-kbs/kbs/pkg/fsutil"
 )
 
 // keyPair is an SSH key: the signer and its OpenSSH-format private key.
@@ -66,7 +64,12 @@ func provision(n *Node, all []*Node, gw string, hostKey *keyPair, client ssh.Pub
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := fsutil.WriteFileAtomic(p, f.data, f.mode); err != nil {
+		// Plain writes: an fsync here would flush the whole freshly copied
+		// rootfs to disk and cost seconds per file.
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
 			return err
 		}
 	}
@@ -80,5 +83,5 @@ func writeKnownHosts(path string, nodes []*Node) error {
 		b.WriteString(knownhosts.Line([]string{n.IP.String(), n.Name}, n.HostKey))
 		b.WriteString("\n")
 	}
-	return fsutil.WriteFileAtomic(path, []byte(b.String()), 0o600)
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/kubectl-kbs/kbs/pkg/remote"
 	"github.com/kubectl-kbs/kbs/test/env"
 )
 
@@ -118,6 +119,9 @@ func (c *Cluster) setUp(opts Options) error {
 	if err := os.WriteFile(c.ClientKey, client.pem, 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(c.ClientKey+".pub", client.authorizedKey(), 0o644); err != nil {
+		return err
+	}
 	for i := range opts.Count {
 		c.Nodes = append(c.Nodes, &Node{
 			Name:    fmt.Sprintf("%s-%d", opts.Prefix, i),
@@ -126,18 +130,22 @@ func (c *Cluster) setUp(opts Options) error {
 			Root:    c.Run.Join("roots", fmt.Sprintf("%s-%d", opts.Prefix, i)),
 		})
 	}
-	for _, n := range c.Nodes {
+	err = remote.ForEach(context.Background(), c.Nodes, len(c.Nodes), func(_ context.Context, n *Node) error {
 		hk, err := newKeyPair("root@" + n.Name)
 		if err != nil {
 			return err
 		}
 		n.HostKey = hk.signer.PublicKey()
-		if err := copyRoot(c.Run, n); err != nil {
+		if err := copyRoot(n); err != nil {
 			return err
 		}
 		if err := provision(n, c.Nodes, c.Gateway.String(), hk, client.signer.PublicKey()); err != nil {
 			return fmt.Errorf("provisioning %s: %w", n.Name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.KnownHosts = c.Run.Join("known_hosts")
 	return writeKnownHosts(c.KnownHosts, c.Nodes)
@@ -145,7 +153,7 @@ func (c *Cluster) setUp(opts Options) error {
 
 // copyRoot gives the node a writable copy of the rootfs: containerd's
 // overlayfs snapshotter cannot sit on an overlay, so no --volatile=overlay.
-func copyRoot(run *env.RunDir, n *Node) error {
+func copyRoot(n *Node) error {
 	rootfs, err := rootfsDir()
 	if err != nil {
 		return err

@@ -1,0 +1,267 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// maxSessions stays under OpenSSH's default MaxSessions (10), which refuses
+// further sessions on a connection; callers beyond it wait their turn. sshd
+// frees a closed session's slot a little late, so opening also retries.
+const maxSessions = 8
+
+type conn struct {
+	t      Target
+	client *ssh.Client
+	creds  *Credentials
+
+	sessions chan struct{} // bounds open sessions below sshd's MaxSessions
+
+	sudoOnce sync.Once
+	sudoPass []byte // nil: passwordless sudo
+	sudoErr  error
+	done     chan struct{}
+}
+
+func newConn(t Target, client *ssh.Client, creds *Credentials) *conn {
+	c := &conn{t: t, client: client, creds: creds, done: make(chan struct{}), sessions: make(chan struct{}, maxSessions)}
+	go func() { client.Wait(); close(c.done) }()
+	return c
+}
+
+func (c *conn) Name() string { return c.t.Name }
+
+func (c *conn) Close() error { return c.client.Close() }
+
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ExitError is a remote command that ran and failed.
+type ExitError struct {
+	Host   string
+	Cmd    string
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s: %q exited %d", e.Host, e.Cmd, e.Code)
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+func (c *conn) Run(ctx context.Context, cmd string, opts ...RunOption) ([]byte, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var stdout bytes.Buffer
+	err := c.run(ctx, cmd, &o, &stdout)
+	return stdout.Bytes(), err
+}
+
+func (c *conn) run(ctx context.Context, cmd string, o *runOptions, stdout io.Writer) error {
+	full, stdin, err := c.wrap(ctx, cmd, o)
+	if err != nil {
+		return err
+	}
+	select {
+	case c.sessions <- struct{}{}:
+		defer func() { <-c.sessions }()
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %q: %w", c.t.Name, shorten(cmd), ctx.Err())
+	}
+	s, err := c.newSession(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: opening a session: %w", c.t.Name, err)
+	}
+	defer s.Close()
+	var stderr tailBuffer
+	pg := &pgidSniffer{next: &stderr}
+	if o.stderr != nil {
+		pg.next = io.MultiWriter(&stderr, o.stderr)
+	}
+	s.Stdout, s.Stdin, s.Stderr = stdout, stdin, pg
+	// The login shell is the session leader, so its PID is the process
+	// group of everything the command starts: reported first on stderr, it
+	// lets a cancellation kill the remote work (sshd ignores SSH signal
+	// requests for sessions without a terminal).
+	if err := s.Start("echo " + pgidMarker + "$$ >&2; " + full); err != nil {
+		return fmt.Errorf("%s: %q: %w", c.t.Name, shorten(cmd), err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		c.kill(pg.pgid(), o.privileged)
+		s.Close()
+		return fmt.Errorf("%s: %q: %w", c.t.Name, shorten(cmd), ctx.Err())
+	}
+	var exit *ssh.ExitError
+	if errors.As(err, &exit) {
+		return &ExitError{Host: c.t.Name, Cmd: shorten(cmd), Code: exit.ExitStatus(), Stderr: stderr.String()}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %q: %w", c.t.Name, shorten(cmd), err)
+	}
+	return nil
+}
+
+// kill ends a cancelled command's process group on the host, with the
+// privileges it ran with (a sudo'ed command is root's to kill).
+func (c *conn) kill(pgid int, privileged bool) {
+	if pgid <= 1 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := []RunOption{}
+	if privileged {
+		opts = append(opts, Privileged())
+	}
+	_, _ = c.Run(ctx, fmt.Sprintf("kill -KILL -- -%d 2>/dev/null || true", pgid), opts...)
+}
+
+// newSession opens a session, retrying briefly while sshd refuses for lack
+// of a free session slot.
+func (c *conn) newSession(ctx context.Context) (*ssh.Session, error) {
+	delay := 5 * time.Millisecond
+	for {
+		s, err := c.client.NewSession()
+		var open *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &open) || delay > time.Second {
+			return s, err
+		}
+		select {
+		case <-time.After(delay):
+			delay *= 2
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// wrap turns cmd into what the session runs: as is, or through sudo. With a
+// sudo password, the password is the first line of stdin (sudo -S), so it
+// never appears in a command line; -k makes sudo always read it, so a cached
+// credential can never leave the password line to the command instead.
+func (c *conn) wrap(ctx context.Context, cmd string, o *runOptions) (string, io.Reader, error) {
+	if !o.privileged || !c.t.Sudo {
+		return cmd, o.stdin, nil
+	}
+	pass, err := c.sudoPassword(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if pass == nil {
+		return "sudo -n -- sh -c " + shellQuote(cmd), o.stdin, nil
+	}
+	in := io.Reader(bytes.NewReader(append(append([]byte{}, pass...), '\n')))
+	if o.stdin != nil {
+		in = io.MultiReader(in, o.stdin)
+	}
+	return "sudo -S -k -p '' -- sh -c " + shellQuote(cmd), in, nil
+}
+
+// sudoPassword finds out once per connection whether sudo needs a password
+// and, if so, checks the one given before any real command uses it.
+func (c *conn) sudoPassword(ctx context.Context) ([]byte, error) {
+	c.sudoOnce.Do(func() {
+		if _, err := c.Run(ctx, "sudo -n true"); err == nil {
+			return
+		}
+		pass, err := c.creds.sudoPassword(c.t.Name)
+		if err != nil || len(pass) == 0 {
+			c.sudoErr = fmt.Errorf("%s: sudo needs a password for user %s: set KBS_SUDO_PASSWORD or run interactively", c.t.Name, c.t.User)
+			return
+		}
+		in := bytes.NewReader(append(append([]byte{}, pass...), '\n'))
+		if _, err := c.Run(ctx, "sudo -S -k -p '' true", Stdin(in)); err != nil {
+			c.sudoErr = fmt.Errorf("%s: sudo refused the password for user %s (or the user may not use sudo)", c.t.Name, c.t.User)
+			return
+		}
+		c.sudoPass = pass
+	})
+	return c.sudoPass, c.sudoErr
+}
+
+func (c *conn) WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string) error {
+	script := fmt.Sprintf(`set -e
+dst=%s
+dir=$(dirname "$dst")
+mkdir -p "$dir"
+tmp=$(mktemp "$dir/.kbs-tmp.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp"
+chmod %04o "$tmp"
+%s
+sync "$tmp" 2>/dev/null || true
+mv -f "$tmp" "$dst"
+trap - EXIT`, shellQuote(path), mode.Perm(), chownLine(owner))
+	if _, err := c.Run(ctx, script, Privileged(), Stdin(r)); err != nil {
+		return fmt.Errorf("writing %s on %s: %w", path, c.t.Name, err)
+	}
+	return nil
+}
+
+func chownLine(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return "chown " + shellQuote(owner) + ` "$tmp"`
+}
+
+func (c *conn) ReadFile(ctx context.Context, path string, w io.Writer) error {
+	o := runOptions{privileged: true}
+	if err := c.run(ctx, "cat -- "+shellQuote(path), &o, w); err != nil {
+		return fmt.Errorf("reading %s on %s: %w", path, c.t.Name, err)
+	}
+	return nil
+}
+
+// shellQuote quotes s for POSIX sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shorten(cmd string) string {
+	if i := strings.IndexByte(cmd, '\n'); i >= 0 {
+		cmd = cmd[:i] + " …"
+	}
+	if len(cmd) > 120 {
+		cmd = cmd[:117] + "…"
+	}
+	return cmd
+}
+
+// tailBuffer keeps the last 4 KiB written: enough stderr to explain a
+// failure without holding a chatty command's whole output.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }

@@ -1,0 +1,160 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+	"golang.org/x/crypto/ssh"
+)
+
+// Dialer opens connections and keeps one per host: later Dials of the same
+// target return the open connection, and every command runs in a new
+// session on it, so a host costs one SSH handshake per kbs run.
+type Dialer struct {
+	HostKeys    *HostKeys
+	Credentials Credentials
+	// Timeout bounds each TCP connect and SSH handshake (default 15s).
+	Timeout time.Duration
+	// SSHConfig overrides ~/.ssh/config (tests); nil reads the user's.
+	SSHConfig *ssh_config.Config
+
+	mu       sync.Mutex
+	conns    map[string]*conn
+	cfgOnce  sync.Once
+	checkKey ssh.HostKeyCallback
+	rawKnown ssh.HostKeyCallback
+}
+
+// Dial returns the connection to t, opening it if needed.
+func (d *Dialer) Dial(ctx context.Context, t Target) (Conn, error) {
+	key := t.Name + "\x00" + t.Address
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.conns[key]; ok && !c.closed() {
+		return c, nil
+	}
+	c, err := d.open(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s (%s): %w", t.Name, t.Address, err)
+	}
+	if d.conns == nil {
+		d.conns = map[string]*conn{}
+	}
+	d.conns[key] = c
+	return c, nil
+}
+
+// Close closes every connection the dialer opened.
+func (d *Dialer) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, c := range d.conns {
+		c.Close()
+		delete(d.conns, k)
+	}
+	return nil
+}
+
+func (d *Dialer) open(ctx context.Context, t Target) (*conn, error) {
+	if err := d.initHostKeys(); err != nil {
+		return nil, err
+	}
+	d.cfgOnce.Do(func() {
+		if d.SSHConfig == nil {
+			d.SSHConfig = loadSSHConfig()
+		}
+	})
+	r := resolve(t, d.SSHConfig)
+	auth, cleanup, err := d.Credentials.authMethods(r.keyFiles)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	cfg := d.clientConfig(r.user, auth, r.host, r.port)
+	var client *ssh.Client
+	if r.jump != "" {
+		client, err = d.viaJump(ctx, r, auth)
+	} else {
+		client, err = d.handshake(ctx, nil, r.host, r.port, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newConn(t, client, &d.Credentials), nil
+}
+
+func (d *Dialer) initHostKeys() error {
+	if d.checkKey != nil {
+		return nil
+	}
+	if d.HostKeys == nil {
+		d.HostKeys = &HostKeys{Files: []string{DefaultKnownHosts()}}
+	}
+	var err error
+	d.checkKey, d.rawKnown, err = d.HostKeys.callbacks()
+	return err
+}
+
+func (d *Dialer) clientConfig(user string, auth []ssh.AuthMethod, host string, port int) *ssh.ClientConfig {
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	return &ssh.ClientConfig{
+		User:              user,
+		Auth:              auth,
+		HostKeyCallback:   d.checkKey,
+		HostKeyAlgorithms: knownAlgorithms(d.rawKnown, net.JoinHostPort(host, strconv.Itoa(port))),
+		Timeout:           timeout,
+	}
+}
+
+// viaJump connects to the bastion, then to the target through it.
+func (d *Dialer) viaJump(ctx context.Context, r resolved, auth []ssh.AuthMethod) (*ssh.Client, error) {
+	ju, jh, jp := parseJump(r.jump, r.user)
+	bastion, err := d.handshake(ctx, nil, jh, jp, d.clientConfig(ju, auth, jh, jp))
+	if err != nil {
+		return nil, fmt.Errorf("bastion %s: %w", r.jump, err)
+	}
+	client, err := d.handshake(ctx, bastion, r.host, r.port, d.clientConfig(r.user, auth, r.host, r.port))
+	if err != nil {
+		bastion.Close()
+		return nil, fmt.Errorf("through bastion %s: %w", r.jump, err)
+	}
+	go func() { client.Wait(); bastion.Close() }()
+	return client, nil
+}
+
+// handshake dials host:port (directly or through via) and runs the SSH
+// handshake, abandoning it when ctx ends.
+func (d *Dialer) handshake(ctx context.Context, via *ssh.Client, host string, port int, cfg *ssh.ClientConfig) (*ssh.Client, error) {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	dctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if via != nil {
+		nc, err = via.DialContext(dctx, "tcp", addr)
+	} else {
+		nc, err = (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(dctx, func() { nc.Close() })
+	defer stop()
+	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	if err != nil {
+		nc.Close()
+		if dctx.Err() != nil {
+			return nil, fmt.Errorf("ssh handshake with %s: %w", addr, dctx.Err())
+		}
+		return nil, err
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
+}

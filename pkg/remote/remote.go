@@ -1,0 +1,62 @@
+// Package remote runs commands and moves files on hosts over SSH. Capability
+// code sees only the Conn interface; x/crypto/ssh stays in this package.
+// Host keys are always verified against known_hosts; privileged work goes
+// through sudo when the login user is not root, with a password that never
+// appears in argv, logs or errors.
+package remote
+
+import (
+	"context"
+	"io"
+	"os"
+)
+
+// Target says which host to reach and how.
+type Target struct {
+	// Name labels the host in logs and errors (e.g. etcd-0).
+	Name string
+	// Address is an IP, a DNS name or a ~/.ssh/config alias.
+	Address string
+	Port    int    // 0: from ssh_config, else 22
+	User    string // "": from ssh_config, else the local user
+	KeyFile string // "": ssh-agent and ssh_config's IdentityFile
+	// Bastion is a jump host, [user@]host[:port], reached with the same
+	// credentials; "": ssh_config's ProxyJump, if any.
+	Bastion string
+	// Sudo runs privileged commands through sudo.
+	Sudo bool
+}
+
+// Conn is an open connection to one host. It is safe for concurrent use:
+// each call runs in its own SSH session over the one connection.
+type Conn interface {
+	// Name is the target's name, for log prefixes.
+	Name() string
+	// Run runs a shell command and returns its standard output. A non-zero
+	// exit is an error carrying the exit code and the end of stderr.
+	Run(ctx context.Context, cmd string, opts ...RunOption) ([]byte, error)
+	// WriteFile replaces path atomically: a temporary file beside it is
+	// written, given mode and owner, synced and renamed over path.
+	WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string) error
+	// ReadFile streams path into w.
+	ReadFile(ctx context.Context, path string, w io.Writer) error
+	Close() error
+}
+
+// RunOption changes how Run runs a command.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	privileged bool
+	stdin      io.Reader
+	stderr     io.Writer
+}
+
+// Privileged runs the command as root (through sudo when the target asks).
+func Privileged() RunOption { return func(o *runOptions) { o.privileged = true } }
+
+// Stdin feeds r to the command.
+func Stdin(r io.Reader) RunOption { return func(o *runOptions) { o.stdin = r } }
+
+// Stderr copies the command's standard error to w as it comes.
+func Stderr(w io.Writer) RunOption { return func(o *runOptions) { o.stderr = w } }
