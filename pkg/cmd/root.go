@@ -37,6 +37,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),
+		NewCmdInit(streams),
 	)
 	return root
 }

@@ -1,0 +1,95 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+)
+
+// InitData is all an init phase may use: the spec, local state, hosts and
+// the log. Phases never see the command or its flags.
+type InitData interface {
+	Cluster() *cluster.Cluster
+	State() *State
+	// OnHosts runs fn for each host, in parallel within the bound.
+	OnHosts(ctx context.Context, hosts []cluster.Host, fn func(context.Context, *Host) error) error
+	Log(phase, host, format string, args ...any)
+	DryRun() bool
+	// IgnoredChecks are preflight checks whose failure does not stop init.
+	IgnoredChecks() []string
+}
+
+// Dialer opens SSH connections; *remote.Dialer is the real one.
+type Dialer interface {
+	Dial(ctx context.Context, t remote.Target) (remote.Conn, error)
+}
+
+// Session is the InitData of one `kubectl kbs init` run.
+type Session struct {
+	Spec     *cluster.Cluster
+	Local    *State
+	SSH      Dialer
+	Plan     bool // dry-run: print, connect to nothing, change nothing
+	Parallel int
+	Out      io.Writer // progress and plans
+	Ignore   []string  // preflight checks to ignore
+
+	mu sync.Mutex
+}
+
+var _ InitData = (*Session)(nil)
+
+func (s *Session) Cluster() *cluster.Cluster { return s.Spec }
+func (s *Session) State() *State             { return s.Local }
+func (s *Session) DryRun() bool              { return s.Plan }
+func (s *Session) IgnoredChecks() []string   { return s.Ignore }
+
+// Log prints "[phase] host: message" (host may be empty).
+func (s *Session) Log(phase, host, format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prefix := "[" + phase + "] "
+	if host != "" {
+		prefix += host + ": "
+	}
+	fmt.Fprintf(s.Out, prefix+format+"\n", args...)
+}
+
+func (s *Session) OnHosts(ctx context.Context, hosts []cluster.Host, fn func(context.Context, *Host) error) error {
+	return remote.ForEach(ctx, hosts, s.Parallel, func(ctx context.Context, h cluster.Host) error {
+		host, err := s.host(ctx, h)
+		if err != nil {
+			return err
+		}
+		if err := fn(ctx, host); err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		return nil
+	})
+}
+
+func (s *Session) host(ctx context.Context, h cluster.Host) (*Host, error) {
+	host := &Host{Spec: h, plan: func(format string, args ...any) { s.Log("plan", h.Name, format, args...) }}
+	if s.Plan {
+		return host, nil
+	}
+	conn, err := s.SSH.Dial(ctx, TargetFor(s.Spec, h))
+	if err != nil {
+		return nil, err
+	}
+	host.conn = conn
+	return host, nil
+}
+
+// TargetFor turns a spec host into an SSH target with its effective settings.
+func TargetFor(c *cluster.Cluster, h cluster.Host) remote.Target {
+	ssh := c.SSHFor(h)
+	return remote.Target{
+		Name: h.Name, Address: h.Address, Port: ssh.Port, User: ssh.User,
+		KeyFile: ssh.KeyFile, Bastion: ssh.Bastion, Sudo: *ssh.Sudo,
+	}
+}

@@ -1,0 +1,78 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+func etcdClientCertsPhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "etcd-client-certs",
+		Short: "copy the etcd CA and the API server's etcd client certificate to the control-plane hosts",
+		Run: func(ctx context.Context, d InitData) error {
+			p, _, err := loadEtcdPKI(d)
+			if err != nil {
+				return err
+			}
+			files := []File{
+				{Path: KubeEtcdCA, Data: p.CA.CertPEM, Mode: 0o644, Summary: certSummary(p.CA.CertPEM, false)},
+				{Path: KubeEtcdClientCert, Data: p.Client.CertPEM, Mode: 0o644, Summary: certSummary(p.Client.CertPEM, false)},
+				{Path: KubeEtcdClientKey, Data: p.Client.KeyPEM, Mode: 0o600, Secret: true},
+			}
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *Host) error {
+				for _, f := range files {
+					changed, err := h.EnsureFile(ctx, f)
+					if err != nil {
+						return err
+					}
+					if changed && !h.DryRun() {
+						d.Log("etcd-client-certs", h.Spec.Name, "wrote %s", f.Path)
+					}
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func kubeadmConfigPhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "kubeadm-config",
+		Short: "write the kubeadm v1beta4 configuration (external etcd) to the first control-plane host and validate it there with kubeadm",
+		Run: func(ctx context.Context, d InitData) error {
+			cfg, err := RenderKubeadmConfig(d.Cluster())
+			if err != nil {
+				return err
+			}
+			first := d.Cluster().HostsWithRole(cluster.RoleControlPlane)[:1]
+			return d.OnHosts(ctx, first, func(ctx context.Context, h *Host) error {
+				if _, err := h.EnsureFile(ctx, File{Path: KubeadmConfigPath, Data: cfg, Mode: 0o600}); err != nil {
+					return err
+				}
+				if _, ok, _ := h.Query(ctx, "command -v kubeadm"); !ok && !h.DryRun() {
+					return fmt.Errorf("kubeadm is not installed on %s: install kubeadm %s there first", h.Spec.Name, d.Cluster().Spec.KubernetesVersion)
+				}
+				if err := h.Exec(ctx, "validate the kubeadm configuration", "kubeadm config validate --config "+KubeadmConfigPath); err != nil {
+					return err
+				}
+				if !h.DryRun() {
+					d.Log("kubeadm-config", h.Spec.Name, "%s accepted by kubeadm config validate", KubeadmConfigPath)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// InitPhases are the phases of `kubectl kbs init`, in order.
+func InitPhases() []Phase[InitData] {
+	return []Phase[InitData]{
+		preflightPhase(),
+		etcdPKIPhase(),
+		etcdPhase(),
+		etcdClientCertsPhase(),
+		kubeadmConfigPhase(),
+	}
+}

@@ -1,0 +1,132 @@
+package bootstrap
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/fsutil"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
+)
+
+// State is the cluster's directory on the operator's machine,
+// ~/.kube/kbs/<cluster>/ (0700): the etcd CA and certificates, the spec as
+// last applied, the journal. In dry-run nothing is written: what would be
+// created lives in memory only.
+type State struct {
+	Dir    string
+	dryRun bool
+}
+
+// DefaultStateDir is ~/.kube/kbs/<cluster>.
+func DefaultStateDir(clusterName string) string {
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".kube", "kbs", clusterName)
+}
+
+// OpenState makes sure dir exists as a private directory (not in dry-run).
+func OpenState(dir string, dryRun bool) (*State, error) {
+	if !dryRun {
+		if err := fsutil.EnsurePrivateDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	return &State{Dir: dir, dryRun: dryRun}, nil
+}
+
+func (s *State) path(elem ...string) string {
+	return filepath.Join(append([]string{s.Dir}, elem...)...)
+}
+
+// EtcdCA loads the cluster's etcd CA, creating it on first use. An existing
+// CA is never regenerated: every etcd and API-server cert depends on it.
+func (s *State) EtcdCA() (*pki.CA, bool, error) {
+	crt, key := s.path("pki", "etcd", "ca.crt"), s.path("pki", "etcd", "ca.key")
+	if _, err := os.Stat(crt); err == nil {
+		ca, err := pki.LoadCAFiles(crt, key)
+		if err != nil {
+			return nil, false, fmt.Errorf("the etcd CA in %s is unusable (%w): restore it from a backup; a new CA would orphan every certificate issued from it", s.path("pki", "etcd"), err)
+		}
+		return ca, false, nil
+	}
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: "etcd-ca"})
+	if err != nil {
+		return nil, false, err
+	}
+	if !s.dryRun {
+		if err := ca.Write(s.path("pki", "etcd"), "ca"); err != nil {
+			return nil, false, err
+		}
+	}
+	return ca, true, nil
+}
+
+// LeafCert returns the certificate NAME under pki/etcd, issuing it when it is
+// missing, not from ca, lacks a wanted SAN, or expires within 30 days. An
+// unchanged cert means an unchanged file on the host and no etcd restart.
+func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest) (*pki.KeyPair, bool, error) {
+	crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
+	if kp, ok := reusable(ca, crt, key, req); ok {
+		return kp, false, nil
+	}
+	kp, err := ca.Issue(req)
+	if err != nil {
+		return nil, false, err
+	}
+	if !s.dryRun {
+		if err := pki.WriteCertAndKey(crt, key, kp.CertPEM, kp.KeyPEM); err != nil {
+			return nil, false, err
+		}
+	}
+	return kp, true, nil
+}
+
+func reusable(ca *pki.CA, crtPath, keyPath string, req pki.CertRequest) (*pki.KeyPair, bool) {
+	certPEM, err1 := os.ReadFile(crtPath)
+	keyPEM, err2 := os.ReadFile(keyPath)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, false
+	}
+	cert, err := pki.ParseCertPEM(certPEM)
+	if err != nil || cert.CheckSignatureFrom(ca.Cert) != nil || pki.ExpiresWithin(cert, time.Now(), 30*24*time.Hour) {
+		return nil, false
+	}
+	if ok, err := pki.KeyMatchesCert(keyPEM, cert); err != nil || !ok {
+		return nil, false
+	}
+	info := pki.Describe(cert)
+	have := append(append([]string{}, info.DNSNames...), info.IPAddresses...)
+	for _, h := range req.Hosts {
+		if !slices.Contains(have, h) {
+			return nil, false
+		}
+	}
+	return &pki.KeyPair{Cert: cert, CertPEM: certPEM, KeyPEM: keyPEM}, true
+}
+
+// SaveSpec records the spec as applied; SpecHash identifies it in the journal.
+func (s *State) SaveSpec(c *cluster.Cluster) error {
+	if s.dryRun {
+		return nil
+	}
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(s.path("cluster.yaml"), b, 0o600)
+}
+
+// SpecHash is a short hash of the defaulted spec.
+func SpecHash(c *cluster.Cluster) string {
+	b, _ := yaml.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}

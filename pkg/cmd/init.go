@@ -1,0 +1,196 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+)
+
+// InitOptions holds the flags of `kubectl kbs init`.
+type InitOptions struct {
+	File          string
+	ClusterName   string
+	DryRun        bool
+	SkipPhases    []string
+	Only          []string // set by `init phase NAME`
+	StateDir      string
+	KnownHosts    []string
+	AcceptNewKeys bool
+	Parallel      int
+	IgnoreChecks  []string
+
+	spec *cluster.Cluster
+	genericiooptions.IOStreams
+}
+
+var initExample = templates.Examples(`
+	# Show what init would do, touching no host
+	kubectl kbs init -f cluster.yaml --dry-run
+
+	# Bring the cluster up to a healthy external etcd and a validated kubeadm configuration
+	kubectl kbs init -f cluster.yaml
+
+	# Run one phase alone
+	kubectl kbs init phase etcd -f cluster.yaml`)
+
+// NewCmdInit builds `init` and its `init phase NAME` subcommands.
+func NewCmdInit(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InitOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "init -f cluster.yaml",
+		Short: "Bootstrap a cluster over SSH, phase by phase",
+		Long: templates.LongDesc(`
+			Bootstrap the cluster a spec describes, over SSH: preflight checks on every
+			host, the etcd PKI (made locally, kept in ~/.kube/kbs/<cluster>/), an external
+			etcd under systemd with client- and peer-certificate auth, the API server's etcd
+			client certificates on the control-plane hosts, and a kubeadm v1beta4
+			configuration validated by kubeadm on the first control-plane host.
+
+			The spec is validated before any host is contacted. Finished phases are
+			journaled: a re-run verifies and skips them, and a killed run resumes.`),
+		Example: initExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.AddFlags(cmd)
+	cmd.AddCommand(newCmdInitPhase(o))
+	return cmd
+}
+
+// AddFlags registers the init flags.
+func (o *InitOptions) AddFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVarP(&o.File, "filename", "f", "", "Cluster spec (a file with several clusters is an inventory; pick one with --cluster)")
+	f.StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the per-host plan and every file that would be written (keys elided); connect to nothing, change nothing")
+	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "Phases to skip")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where the cluster's PKI and journal live (default ~/.kube/kbs/<cluster>)")
+	f.StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
+	f.BoolVar(&o.AcceptNewKeys, "accept-new-host-keys", false, "Record the keys of hosts not yet in known_hosts (a changed key is always refused)")
+	f.IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to work on at once")
+	f.StringSliceVar(&o.IgnoreChecks, "ignore-preflight-checks", nil, "Preflight checks whose failure does not stop init (os, systemd, swap, ports)")
+}
+
+func newCmdInitPhase(o *InitOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "phase NAME -f cluster.yaml",
+		Short: "Run one phase of init",
+		Long:  templates.LongDesc(`Run one phase of init alone. Phases are idempotent, so running one again is safe.`),
+	}
+	for _, p := range bootstrap.InitPhases() {
+		name := p.Name
+		cmd.AddCommand(&cobra.Command{
+			Use:   name,
+			Short: p.Short,
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				o.Only = []string{name}
+				if err := o.Complete(); err != nil {
+					return err
+				}
+				if err := o.Validate(); err != nil {
+					return err
+				}
+				return o.Run(cmd.Context())
+			},
+		})
+	}
+	return cmd
+}
+
+// Complete loads, defaults and validates the spec: nothing is contacted
+// before the whole spec is known to be good.
+func (o *InitOptions) Complete() error {
+	if o.File == "" {
+		return fmt.Errorf("a cluster spec is required: -f cluster.yaml (see examples/ for the format)")
+	}
+	spec, err := cluster.LoadOne(o.File, o.ClusterName)
+	if err != nil {
+		return err
+	}
+	o.spec = spec
+	if o.StateDir == "" {
+		o.StateDir = bootstrap.DefaultStateDir(spec.Metadata.Name)
+	}
+	return nil
+}
+
+// Validate checks flags against the phases.
+func (o *InitOptions) Validate() error {
+	if o.Parallel < 1 {
+		return fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
+	}
+	r := bootstrap.Runner[bootstrap.InitData]{Phases: bootstrap.InitPhases()}
+	return r.CheckNames(o.SkipPhases)
+}
+
+// Run runs the phases.
+func (o *InitOptions) Run(ctx context.Context) error {
+	state, err := bootstrap.OpenState(o.StateDir, o.DryRun)
+	if err != nil {
+		return err
+	}
+	out := o.ErrOut // progress on stderr
+	if o.DryRun {
+		out = o.Out // the plan is the result
+	}
+	dialer := &remote.Dialer{
+		HostKeys: &remote.HostKeys{Files: o.KnownHosts, AcceptNew: o.AcceptNewKeys,
+			Log: func(f string, a ...any) { fmt.Fprintf(o.ErrOut, "[ssh] "+f+"\n", a...) }},
+		Credentials: remote.Credentials{Passphrase: o.prompt("passphrase for %s: "), SudoPassword: o.prompt("sudo password on %s: ")},
+	}
+	defer dialer.Close()
+	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks}
+	var journal *bootstrap.Journal
+	if !o.DryRun {
+		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {
+			return err
+		}
+	}
+	runner := bootstrap.Runner[bootstrap.InitData]{
+		Phases: bootstrap.InitPhases(), Journal: journal,
+		Log: func(phase, f string, a ...any) { session.Log(phase, "", f, a...) },
+	}
+	if err := runner.RunAll(ctx, session, o.SkipPhases, o.Only, o.DryRun); err != nil {
+		return err
+	}
+	if !o.DryRun {
+		if err := state.SaveSpec(o.spec); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.Out, "cluster %s: %s done\n", o.spec.Metadata.Name, map[bool]string{true: "dry run", false: "init"}[o.DryRun])
+	return nil
+}
+
+// prompt reads a secret from the terminal, or returns nil when stdin is not
+// one (then only the environment can supply it).
+func (o *InitOptions) prompt(format string) func(string) ([]byte, error) {
+	f, ok := o.In.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(what string) ([]byte, error) {
+		fmt.Fprintf(o.ErrOut, format, what)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(o.ErrOut)
+		return b, err
+	}
+}
