@@ -1,0 +1,194 @@
+//go:build integration
+
+package bootstrap_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kbscluster "github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// The whole life of one cluster's init: a dry run that touches nothing, a
+// run killed during the etcd phase, its resumption, the result checked from
+// outside, and a second run that changes nothing.
+func TestInitFlow(t *testing.T) {
+	path := spec(t, "one", map[int]string{0: kbscluster.RoleEtcd, 1: kbscluster.RoleControlPlane, 2: kbscluster.RoleWorker, 3: kbscluster.RoleWorker})
+	state := filepath.Join(t.TempDir(), "state")
+	etcdNode, cpNode := cluster.Nodes[0], cluster.Nodes[1]
+
+	t.Run("dry run touches no host and writes no state", func(t *testing.T) {
+		before := loginsAll(t)
+		out, _ := mustKbs(t, initArgs(path, state, "--dry-run")...)
+		for _, want := range []string{"would write /etc/systemd/system/etcd.service", "<key material elided>", "would validate the kubeadm configuration", "dry run done"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plan lacks %q", want)
+			}
+		}
+		if strings.Contains(out, "PRIVATE KEY") {
+			t.Fatal("the plan prints key material")
+		}
+		if after := loginsAll(t); after != before {
+			t.Fatalf("dry run logged in over SSH (%d logins before, %d after)", before, after)
+		}
+		if _, err := os.Stat(state); !os.IsNotExist(err) {
+			t.Fatalf("dry run created the state directory: %v", err)
+		}
+		if got := onNode(t, etcdNode, "sh", "-c", "test -e /etc/etcd && echo present || echo absent"); got != "absent" {
+			t.Fatal("dry run changed the etcd host")
+		}
+	})
+
+	t.Run("a run killed during etcd resumes", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		killer := &cancelOn{marker: "[etcd] install etcd", cancel: cancel}
+		if _, err := kbs(ctx, killer, initArgs(path, state)...); err == nil {
+			t.Fatal("the interrupted run reported success")
+		}
+		_, progress := mustKbs(t, initArgs(path, state)...)
+		for _, want := range []string{"[preflight] already done (journal)", "[etcd-pki] already done (journal)", "healthy over mutual TLS", "accepted by kubeadm config validate"} {
+			if !strings.Contains(progress, want) {
+				t.Errorf("resumed run's progress lacks %q:\n%s", want, progress)
+			}
+		}
+	})
+
+	t.Run("etcd runs under systemd and demands client certificates", func(t *testing.T) {
+		if got := onNode(t, etcdNode, "systemctl", "is-active", "etcd.service"); got != "active" {
+			t.Fatalf("etcd.service is %s", got)
+		}
+		if got := onNode(t, etcdNode, "systemctl", "is-enabled", "etcd.service"); got != "enabled" {
+			t.Fatalf("etcd.service is %s, want enabled", got)
+		}
+		if err := etcdHealth(state, etcdNode, true); err != nil {
+			t.Fatalf("health with the client cert: %v", err)
+		}
+		if err := etcdHealth(state, etcdNode, false); err == nil {
+			t.Fatal("etcd answered a client without a certificate")
+		}
+		if got := onNode(t, etcdNode, "stat", "-c", "%a", "/etc/etcd/pki/server.key", "/etc/etcd/pki/peer.key"); got != "600\n600" {
+			t.Fatalf("etcd key modes %q, want 600", got)
+		}
+		if got := onNode(t, cpNode, "stat", "-c", "%n %a", "/etc/kubernetes/pki/etcd/ca.crt", "/etc/kubernetes/pki/apiserver-etcd-client.key", "/etc/kbs/kubeadm.yaml"); !strings.Contains(got, "apiserver-etcd-client.key 600") {
+			t.Fatalf("control-plane files: %s", got)
+		}
+	})
+
+	t.Run("a second run changes nothing", func(t *testing.T) {
+		caBefore, _ := os.ReadFile(filepath.Join(state, "pki", "etcd", "ca.crt"))
+		started := onNode(t, etcdNode, "systemctl", "show", "-p", "MainPID,ExecMainStartTimestampMonotonic", "etcd.service")
+		files := onNode(t, etcdNode, "sh", "-c", "stat -c '%n %Y' /etc/etcd/pki/* /etc/systemd/system/etcd.service /usr/local/bin/etcd")
+		_, progress := mustKbs(t, initArgs(path, state)...)
+		if strings.Count(progress, "already done (journal)") != 5 {
+			t.Errorf("want all five phases verified and skipped:\n%s", progress)
+		}
+		// Running the etcd phase by itself is just as harmless.
+		mustKbs(t, append([]string{"init", "phase", "etcd"}, initArgs(path, state)[1:]...)...)
+		caAfter, _ := os.ReadFile(filepath.Join(state, "pki", "etcd", "ca.crt"))
+		if !bytes.Equal(caBefore, caAfter) {
+			t.Fatal("the etcd CA changed on a re-run")
+		}
+		if got := onNode(t, etcdNode, "systemctl", "show", "-p", "MainPID,ExecMainStartTimestampMonotonic", "etcd.service"); got != started {
+			t.Fatalf("etcd restarted: %s, then %s", started, got)
+		}
+		if got := onNode(t, etcdNode, "sh", "-c", "stat -c '%n %Y' /etc/etcd/pki/* /etc/systemd/system/etcd.service /usr/local/bin/etcd"); got != files {
+			t.Fatalf("files on the etcd host were rewritten:\n%s\nthen\n%s", files, got)
+		}
+	})
+}
+
+func TestThreeMemberEtcd(t *testing.T) {
+	path := spec(t, "three", map[int]string{0: kbscluster.RoleControlPlane, 1: kbscluster.RoleEtcd, 2: kbscluster.RoleEtcd, 3: kbscluster.RoleEtcd})
+	state := filepath.Join(t.TempDir(), "state")
+	mustKbs(t, initArgs(path, state, "--skip-phases", "kubeadm-config")...)
+	for _, n := range cluster.Nodes[1:] {
+		if err := etcdHealth(state, n, true); err != nil {
+			t.Errorf("%s: %v", n.Name, err)
+		}
+	}
+	members := onNode(t, cluster.Nodes[1], "etcdctl", "--endpoints=https://127.0.0.1:2379",
+		"--cacert=/etc/etcd/pki/ca.crt", "--cert=/etc/etcd/pki/server.crt", "--key=/etc/etcd/pki/server.key",
+		"member", "list", "-w", "simple")
+	if n := len(strings.Split(members, "\n")); n != 3 {
+		t.Fatalf("etcd has %d members, want 3:\n%s", n, members)
+	}
+	for _, n := range cluster.Nodes[1:] {
+		if !strings.Contains(members, n.Name+", https://"+n.IP.String()+":2380") {
+			t.Errorf("member list lacks %s:\n%s", n.Name, members)
+		}
+	}
+}
+
+// Bad specs are refused with the field named, before any host is contacted.
+func TestInvalidSpecTouchesNoHost(t *testing.T) {
+	good := spec(t, "bad", map[int]string{0: kbscluster.RoleEtcd, 1: kbscluster.RoleControlPlane})
+	raw, _ := os.ReadFile(good)
+	tests := map[string][2]string{
+		"unknown field": {"  kubernetesVersion: v1.37.2\n", "  kubernetesVersion: v1.37.2\n  podCidr: 10.244.0.0/16\n"},
+		"no etcd host":  {"role: etcd", "role: worker"},
+		"bad version":   {"v1.37.2", "1.37.2"},
+	}
+	before := loginsAll(t)
+	for name, tt := range tests {
+		path := filepath.Join(t.TempDir(), "spec.yaml")
+		os.WriteFile(path, []byte(strings.Replace(string(raw), tt[0], tt[1], 1)), 0o600)
+		var errOut bytes.Buffer
+		if _, err := kbs(context.Background(), &errOut, initArgs(path, filepath.Join(t.TempDir(), "s"))...); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if after := loginsAll(t); after != before {
+		t.Fatalf("invalid specs led to SSH logins (%d before, %d after)", before, after)
+	}
+}
+
+func TestHostKeyMismatchStopsInit(t *testing.T) {
+	path := spec(t, "mitm", map[int]string{0: kbscluster.RoleEtcd, 1: kbscluster.RoleControlPlane})
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	raw, _ := os.ReadFile(cluster.KnownHosts)
+	// Swap the two nodes' keys: each address now has the other's key.
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	a, b := strings.Fields(lines[0]), strings.Fields(lines[1])
+	a[1], b[1], a[2], b[2] = b[1], a[1], b[2], a[2]
+	os.WriteFile(kh, []byte(strings.Join(a, " ")+"\n"+strings.Join(b, " ")+"\n"), 0o600)
+	var errOut bytes.Buffer
+	_, err := kbs(context.Background(), &errOut, "init", "-f", path, "--state-dir", t.TempDir(), "--known-hosts", kh)
+	if err == nil || !strings.Contains(err.Error(), "HOST KEY MISMATCH") {
+		t.Fatalf("init with swapped host keys: %v", err)
+	}
+}
+
+func loginsAll(t *testing.T) int {
+	total := 0
+	for _, n := range cluster.Nodes {
+		total += sshLogins(t, n)
+	}
+	return total
+}
+
+// cancelOn cancels a run when its progress shows marker: a kill in the
+// middle of a phase.
+type cancelOn struct {
+	marker string
+	cancel func()
+	mu     sync.Mutex
+	buf    bytes.Buffer
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.marker) {
+		go func() { time.Sleep(300 * time.Millisecond); c.cancel() }()
+		c.marker = "\x00never"
+	}
+	return len(p), nil
+}
