@@ -3,13 +3,20 @@ package bootstrap
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// Preflight outcomes. A warning is reported and does not stop init: it names
+// something a later phase (the runtime install) provides.
+const (
+	statusOK      = "ok"
+	statusWarn    = "warn"
+	statusFail    = "FAILED"
+	statusIgnored = "ignored"
 )
 
 // check is one preflight check, run on the hosts of its roles.
@@ -17,65 +24,33 @@ type check struct {
 	name  string
 	roles []string // empty: every host
 	cmd   string
-	eval  func(out string, h cluster.Host) (ok bool, detail string)
+	eval  func(out string, h cluster.Host, c *cluster.Cluster) (status, detail string)
 }
 
-// rolePorts are the TCP ports each role must have free, with the process
-// allowed to hold one already (a re-run finds its own daemons listening).
-// The notes' 10251/10252 are the insecure ports removed in 1.23.
-var rolePorts = map[string]map[int]string{
-	cluster.RoleEtcd:         {2379: "etcd", 2380: "etcd"},
-	cluster.RoleControlPlane: {6443: "kube-apiserver", 10250: "kubelet", 10257: "kube-controller", 10259: "kube-scheduler"},
-	cluster.RoleWorker:       {10250: "kubelet", 10256: "kube-proxy"},
-}
-
-var preflightChecks = []check{
-	{name: "os", cmd: "uname -s -m", eval: func(out string, _ cluster.Host) (bool, string) {
-		return out == "Linux x86_64" || out == "Linux aarch64", out
-	}},
-	{name: "systemd", cmd: "systemctl is-system-running || true", eval: func(out string, _ cluster.Host) (bool, string) {
-		return out == "running" || out == "degraded", "system state " + out
-	}},
-	{name: "swap", roles: []string{cluster.RoleControlPlane, cluster.RoleWorker}, cmd: "swapon --noheadings --show | wc -l", eval: func(out string, _ cluster.Host) (bool, string) {
-		return out == "0", "kubelet wants swap off; active swap devices: " + out
-	}},
-	{name: "ports", cmd: "ss -Hltnp", eval: portsFree},
-}
-
-var listenRE = regexp.MustCompile(`:(\d+)\s+\S+\s*(?:users:\(\("([^"]+)")?`)
-
-func portsFree(out string, h cluster.Host) (bool, string) {
-	holders := map[int]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if m := listenRE.FindStringSubmatch(line); m != nil {
-			port, _ := strconv.Atoi(m[1])
-			holders[port] = m[2]
-		}
-	}
-	var busy []string
-	for port, ours := range rolePorts[h.Role] {
-		if who, used := holders[port]; used && !strings.HasPrefix(who, ours) {
-			busy = append(busy, fmt.Sprintf("%d (held by %q)", port, who))
-		}
-	}
-	slices.Sort(busy)
-	if len(busy) > 0 {
-		return false, "ports in use: " + strings.Join(busy, ", ")
-	}
-	return true, "required ports free"
-}
+var kubeRoles = []string{cluster.RoleControlPlane, cluster.RoleWorker}
 
 func preflightPhase() Phase[InitData] {
 	return Phase[InitData]{
 		Name:  "preflight",
-		Short: "check every host: OS, systemd, swap, required ports",
+		Short: "check every host (OS, systemd, swap, kernel modules, sysctls, runtime, kube binaries, time, ports) and reachability between hosts",
 		Run:   runPreflight,
 	}
 }
 
+// finding is one row of the preflight table.
+type finding struct{ host, check, status, detail string }
+
 func runPreflight(ctx context.Context, d InitData) error {
 	var mu sync.Mutex
-	var failed []string
+	var rows []finding
+	add := func(f finding) {
+		if f.status == statusFail && slices.Contains(d.IgnoredChecks(), f.check) {
+			f.status = statusIgnored
+		}
+		mu.Lock()
+		rows = append(rows, f)
+		mu.Unlock()
+	}
 	err := d.OnHosts(ctx, d.Cluster().Spec.Hosts, func(ctx context.Context, h *Host) error {
 		for _, c := range preflightChecks {
 			if len(c.roles) > 0 && !slices.Contains(c.roles, h.Spec.Role) {
@@ -86,30 +61,38 @@ func runPreflight(ctx context.Context, d InitData) error {
 				continue
 			}
 			out, _, err := h.Query(ctx, c.cmd)
-			ok, detail := false, fmt.Sprintf("could not check: %v", err)
+			status, detail := statusFail, fmt.Sprintf("could not check: %v", err)
 			if err == nil {
-				ok, detail = c.eval(out, h.Spec)
+				status, detail = c.eval(out, h.Spec, d.Cluster())
 			}
-			status := "ok"
-			if !ok {
-				status = "FAILED"
-				if slices.Contains(d.IgnoredChecks(), c.name) {
-					status = "ignored"
-				} else {
-					mu.Lock()
-					failed = append(failed, h.Spec.Name+"/"+c.name)
-					mu.Unlock()
-				}
-			}
-			d.Log("preflight", h.Spec.Name, "%-8s %-7s %s", c.name, status, detail)
+			add(finding{h.Spec.Name, c.name, status, detail})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	if !d.DryRun() {
+		for _, f := range checkReachability(ctx, d) {
+			add(f)
+		}
+	}
+	return report(d, rows)
+}
+
+// report prints the table, sorted by host and check, and fails on failures.
+func report(d InitData, rows []finding) error {
+	slices.SortFunc(rows, func(a, b finding) int {
+		return strings.Compare(a.host+"\x00"+a.check, b.host+"\x00"+b.check)
+	})
+	var failed []string
+	for _, r := range rows {
+		d.Log("preflight", "", "%-12s %-18s %-7s %s", r.host, r.check, r.status, r.detail)
+		if r.status == statusFail {
+			failed = append(failed, r.host+"/"+r.check)
+		}
+	}
 	if len(failed) > 0 {
-		slices.Sort(failed)
 		return fmt.Errorf("checks failed: %s (fix them, or skip a check by name with --ignore-preflight-checks)", strings.Join(failed, ", "))
 	}
 	return nil

@@ -50,7 +50,8 @@ func (r *Runner[D]) CheckNames(names []string) error {
 	return nil
 }
 
-// RunAll runs every phase not in skip; with only set, just those phases.
+// RunAll runs every phase not in skip; with only set, just those phases,
+// journaled or not.
 // dryRun bypasses the journal: nothing is recorded or skipped because of it.
 func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string, dryRun bool) error {
 	if err := r.CheckNames(append(append([]string{}, skip...), only...)); err != nil {
@@ -61,7 +62,8 @@ func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string, dryRun
 			r.log(p.Name, "skipped")
 			continue
 		}
-		if !dryRun && r.done(ctx, p, d) {
+		// A phase asked for by name always runs: the operator wants it.
+		if !dryRun && len(only) == 0 && r.done(ctx, p, d) {
 			continue
 		}
 		r.log(p.Name, "%s", p.Short)

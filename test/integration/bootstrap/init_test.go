@@ -55,7 +55,7 @@ func TestInitFlow(t *testing.T) {
 		_, progress := mustKbs(t, initArgs(path, state)...)
 		for _, want := range []string{"[preflight] already done (journal)", "[etcd-pki] already done (journal)", "healthy over mutual TLS", "accepted by kubeadm config validate"} {
 			if !strings.Contains(progress, want) {
-				t.Errorf("resumed run's progress lacks %q:\n%s", want, progress)
+				t.Errorf("resumed run's progress lacks %q:\n%s\nthe killed run said:\n%s", want, progress, killer.buf.String())
 			}
 		}
 	})
@@ -162,6 +162,36 @@ func TestHostKeyMismatchStopsInit(t *testing.T) {
 	_, err := kbs(context.Background(), &errOut, "init", "-f", path, "--state-dir", t.TempDir(), "--known-hosts", kh)
 	if err == nil || !strings.Contains(err.Error(), "HOST KEY MISMATCH") {
 		t.Fatalf("init with swapped host keys: %v", err)
+	}
+}
+
+// Preflight proves paths between hosts with short-lived listeners: a
+// firewall rule on the etcd host is caught, named, and skippable by name.
+func TestPreflightCatchesBlockedPath(t *testing.T) {
+	path := spec(t, "fw", map[int]string{0: kbscluster.RoleEtcd, 1: kbscluster.RoleControlPlane, 2: kbscluster.RoleWorker})
+	state := filepath.Join(t.TempDir(), "state")
+	phase := append([]string{"init", "phase", "preflight"}, initArgs(path, state)[1:]...)
+	_, progress := mustKbs(t, phase...)
+	for _, want := range []string{
+		"b-1          reachability       ok      → b-0:2379/tcp (API server to etcd) open",
+		"b-2          reachability       ok      → b-1:6443/tcp (kubelet to API server) open",
+		"b-2          reachability       ok      → b-1:8472/udp (flannel VXLAN) datagram arrived",
+	} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("preflight lacks %q:\n%s", want, progress)
+		}
+	}
+	etcdNode := cluster.Nodes[0]
+	onNode(t, etcdNode, "iptables", "-I", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "REJECT")
+	defer onNode(t, etcdNode, "iptables", "-D", "INPUT", "-p", "tcp", "--dport", "2379", "-j", "REJECT")
+	var errOut bytes.Buffer
+	_, err := kbs(context.Background(), &errOut, phase...)
+	if err == nil || !strings.Contains(err.Error(), "b-1/reachability") || !strings.Contains(errOut.String(), "→ b-0:2379/tcp (API server to etcd) no connection") {
+		t.Fatalf("a blocked etcd port: %v\n%s", err, errOut.String())
+	}
+	mustKbs(t, append(phase, "--ignore-preflight-checks", "reachability")...)
+	if left := onNode(t, etcdNode, "sh", "-c", "pgrep -c socat || true"); left != "0" {
+		t.Fatalf("%s socat listeners left running", left)
 	}
 }
 
