@@ -2,9 +2,11 @@ package bootstrap
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
@@ -37,6 +39,8 @@ type Session struct {
 	Parallel int
 	Out      io.Writer // progress and plans
 	Ignore   []string  // preflight checks to ignore
+	// JSON turns progress into one JSON event per line, for tools.
+	JSON bool
 
 	mu sync.Mutex
 }
@@ -48,10 +52,23 @@ func (s *Session) State() *State             { return s.Local }
 func (s *Session) DryRun() bool              { return s.Plan }
 func (s *Session) IgnoredChecks() []string   { return s.Ignore }
 
-// Log prints "[phase] host: message" (host may be empty).
+// Event is one progress line of `--output json`; its fields are stable.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Phase   string    `json:"phase"`
+	Host    string    `json:"host,omitempty"`
+	Message string    `json:"message"`
+}
+
+// Log prints "[phase] host: message" (host may be empty), or an Event.
 func (s *Session) Log(phase, host, format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.JSON {
+		b, _ := json.Marshal(Event{Time: time.Now().UTC(), Phase: phase, Host: host, Message: fmt.Sprintf(format, args...)})
+		s.Out.Write(append(b, '\n'))
+		return
+	}
 	prefix := "[" + phase + "] "
 	if host != "" {
 		prefix += host + ": "

@@ -27,6 +27,7 @@ type InitOptions struct {
 	AcceptNewKeys bool
 	Parallel      int
 	IgnoreChecks  []string
+	Output        string
 
 	spec *cluster.Cluster
 	genericiooptions.IOStreams
@@ -85,6 +86,7 @@ func (o *InitOptions) AddFlags(cmd *cobra.Command) {
 	f.StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
 	f.BoolVar(&o.AcceptNewKeys, "accept-new-host-keys", false, "Record the keys of hosts not yet in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to work on at once")
+	f.StringVarP(&o.Output, "output", "o", "", "Progress format: text (default) or json (one event per line on stdout)")
 	f.StringSliceVar(&o.IgnoreChecks, "ignore-preflight-checks", nil, "Preflight checks whose failure does not stop init (os, systemd, swap, ports)")
 }
 
@@ -134,6 +136,9 @@ func (o *InitOptions) Complete() error {
 
 // Validate checks flags against the phases.
 func (o *InitOptions) Validate() error {
+	if o.Output != "" && o.Output != "text" && o.Output != "json" {
+		return fmt.Errorf("unknown --output %q: use text or json", o.Output)
+	}
 	if o.Parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
 	}
@@ -148,8 +153,8 @@ func (o *InitOptions) Run(ctx context.Context) error {
 		return err
 	}
 	out := o.ErrOut // progress on stderr
-	if o.DryRun {
-		out = o.Out // the plan is the result
+	if o.DryRun || o.Output == "json" {
+		out = o.Out // the plan, or the event stream, is the result
 	}
 	dialer := &remote.Dialer{
 		HostKeys: &remote.HostKeys{Files: o.KnownHosts, AcceptNew: o.AcceptNewKeys,
@@ -157,7 +162,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 		Credentials: remote.Credentials{Passphrase: o.prompt("passphrase for %s: "), SudoPassword: o.prompt("sudo password on %s: ")},
 	}
 	defer dialer.Close()
-	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks}
+	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json"}
 	var journal *bootstrap.Journal
 	if !o.DryRun {
 		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {
@@ -176,7 +181,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(o.Out, "cluster %s: %s done\n", o.spec.Metadata.Name, map[bool]string{true: "dry run", false: "init"}[o.DryRun])
+	session.Log("done", "", "cluster %s: %s done", o.spec.Metadata.Name, map[bool]string{true: "dry run", false: "init"}[o.DryRun])
 	return nil
 }
 

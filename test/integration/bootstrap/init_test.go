@@ -195,6 +195,32 @@ func TestPreflightCatchesBlockedPath(t *testing.T) {
 	}
 }
 
+// A non-root SSH user whose sudo needs a password: the password comes from
+// the environment, root-owned files land with their modes.
+func TestSudoPasswordUser(t *testing.T) {
+	path := spec(t, "ops", map[int]string{0: kbscluster.RoleEtcd, 2: kbscluster.RoleControlPlane})
+	raw, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(raw), "user: root", "user: ops", 1)), 0o600)
+	state := filepath.Join(t.TempDir(), "state")
+	phase := append([]string{"init", "phase", "etcd-client-certs"}, initArgs(path, state)[1:]...)
+	t.Setenv("KBS_SUDO_PASSWORD", "")
+	var errOut bytes.Buffer
+	if _, err := kbs(context.Background(), &errOut, phase...); err == nil || !strings.Contains(err.Error(), "KBS_SUDO_PASSWORD") {
+		t.Fatalf("without the sudo password: %v", err)
+	}
+	t.Setenv("KBS_SUDO_PASSWORD", opsPassword)
+	_, progress := mustKbs(t, phase...)
+	if strings.Contains(progress, opsPassword) {
+		t.Fatal("the sudo password appears in the progress output")
+	}
+	if got := onNode(t, cluster.Nodes[2], "stat", "-c", "%U %a", "/etc/kubernetes/pki/apiserver-etcd-client.key"); got != "root 600" {
+		t.Fatalf("client key written through sudo: %q, want root 600", got)
+	}
+	if got := onNode(t, cluster.Nodes[2], "sh", "-c", "journalctl -u ssh.service -o cat | grep -c 'Accepted publickey for ops' || true"); got == "0" {
+		t.Fatal("the run did not log in as ops")
+	}
+}
+
 func loginsAll(t *testing.T) int {
 	total := 0
 	for _, n := range cluster.Nodes {

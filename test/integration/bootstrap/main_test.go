@@ -21,6 +21,9 @@ import (
 
 var cluster *nodes.Cluster
 
+// opsPassword is the sudo password of the non-root user "ops" on every node.
+const opsPassword = "s3cret sudo pass"
+
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
@@ -28,6 +31,9 @@ func TestMain(m *testing.M) {
 	cancel()
 	if err == nil {
 		err = installKubeadm(cluster.Nodes[1])
+	}
+	if err == nil {
+		err = cluster.AddUser(context.Background(), "ops", opsPassword)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,25 +43,8 @@ func TestMain(m *testing.M) {
 }
 
 func addUsers(ctx context.Context) error {
-	pub, err := os.ReadFile(cluster.ClientKey + ".pub")
-	if err != nil {
+	if err := cluster.AddUser(ctx, "ops", opsPassword); err != nil {
 		return err
 	}
-	script := fmt.Sprintf(`set -e
-for u in ops nopw; do
-  useradd -m -s /bin/sh "$u"
-  install -d -m 0700 -o "$u" -g "$u" /home/$u/.ssh
-  echo '%s' > /home/$u/.ssh/authorized_keys
-  chown "$u:$u" /home/$u/.ssh/authorized_keys
-done
-echo 'ops:%s' | chpasswd
-usermod -aG sudo ops
-echo 'nopw ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/nopw
-chmod 0440 /etc/sudoers.d/nopw`, strings.TrimSpace(string(pub)), opsPassword)
-	for _, n := range cluster.Nodes {
-		if out, err := n.Exec(ctx, "sh", "-c", script); err != nil {
-			return fmt.Errorf("adding users on %s: %v: %s", n.Name, err, out)
-		}
-	}
-	return nil
+	return cluster.AddUser(ctx, "nopw", "")
 }
