@@ -38,6 +38,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),
 		NewCmdInit(streams),
+		NewCmdUser(configFlags, streams),
 	)
 	return root
 }

@@ -164,3 +164,22 @@ func HostsFor(names []string, ips []net.IP) []string {
 	}
 	return append(hosts, "localhost", "127.0.0.1")
 }
+
+// NewKeyAndCSR generates a private key (PKCS#8 PEM) and a PKCS#10 request
+// for it with CN and O, for a signer elsewhere (the Kubernetes CSR API).
+func NewKeyAndCSR(commonName string, organizations []string, kt KeyType) (keyPEM, csrPEM []byte, err error) {
+	kr, err := kt.keyRequest()
+	if err != nil {
+		return nil, nil, err
+	}
+	cr := &csr.CertificateRequest{CN: commonName, KeyRequest: kr}
+	for _, o := range organizations {
+		cr.Names = append(cr.Names, csr.Name{O: o})
+	}
+	csrPEM, rawKey, err := csr.ParseRequest(cr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating key and CSR: %w", err)
+	}
+	keyPEM, _, err = toPKCS8(rawKey)
+	return keyPEM, csrPEM, err
+}

@@ -118,7 +118,10 @@ func (cp *ControlPlane) startKCM(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitHealthy(ctx, cp.KCM, cp.KCMURL+"/healthz", k.CA, "", "")
+	if err := waitHealthy(ctx, cp.KCM, cp.KCMURL+"/healthz", k.CA, "", ""); err != nil {
+		return err
+	}
+	return waitControllersRunning(ctx, cp)
 }
 
 // describe adds a component's last log lines to an error about it.

@@ -11,9 +11,14 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/kubectl-kbs/kbs/test/env"
 )
@@ -99,6 +104,26 @@ func waitAPIReady(ctx context.Context, p *env.Process, cfg *rest.Config) error {
 	})
 	if err != nil {
 		return describe(p, fmt.Errorf("kube-apiserver not ready: %w (last probe: %v)", err, last))
+	}
+	return nil
+}
+
+// waitControllersRunning waits, with a watch, for the root CA publisher to
+// write default/kube-root-ca.crt: /healthz answers before the controllers
+// start, and tests of CSRs and tokens need them running.
+func waitControllersRunning(ctx context.Context, cp *ControlPlane) error {
+	cs, err := kubernetes.NewForConfig(cp.AdminConfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "configmaps", "default", fields.OneTermEqualSelector("metadata.name", "kube-root-ca.crt"))
+	_, err = watchtools.UntilWithSync(ctx, lw, &corev1.ConfigMap{}, nil, func(ev watch.Event) (bool, error) {
+		return ev.Type != watch.Deleted, nil
+	})
+	if err != nil {
+		return describe(cp.KCM, fmt.Errorf("kube-controller-manager's controllers did not start: %w", err))
 	}
 	return nil
 }
