@@ -1,29 +1,30 @@
 //go:build integration
 
-// Package bench measures pkg/remote against OpenSSH on a real node, in the
-// same run: file throughput both ways, and the fan-out of one command over 50
-// SSH endpoints at parallelism 1 and 10. hack/bench-remote.sh runs it and
-// prints the ratios.
+// Package bench measures kbs against the tools it replaces, in the same run:
+// pkg/remote against OpenSSH on a real node (throughput both ways, fan-out
+// over 50 SSH endpoints), and `user create` against the notes' manual
+// openssl + kubectl flow on the real control plane. hack/bench-*.sh run them
+// and print the ratios.
 package bench
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/kubectl-kbs/kbs/test/controlplane"
 	"github.com/kubectl-kbs/kbs/test/nodes"
 )
 
 var (
-	cluster *nodes.Cluster
 	// fanout are 50 addresses of the node, each an SSH endpoint of its own
 	// (one sshd answering on all, as 50 small hosts would).
 	fanout     []string
@@ -32,28 +33,51 @@ var (
 
 const fanoutHosts = 50
 
+// The environment each benchmark needs is started on first use, once.
+var (
+	cluster   *nodes.Cluster
+	nodesOnce sync.Once
+	nodesErr  error
+	cp        *controlplane.ControlPlane
+	cpOnce    sync.Once
+	cpErr     error
+)
+
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if flag.Lookup("test.bench").Value.String() == "" {
-		os.Exit(m.Run()) // no benchmark asked for (make test): boot nothing
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	var err error
-	cluster, err = nodes.Boot(ctx, nodes.Options{Count: 1, Prefix: "bench"})
-	if err == nil {
-		err = addFanoutAddresses(ctx)
-	}
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if cluster != nil {
-			cluster.Stop()
-		}
-		os.Exit(1)
-	}
 	code := m.Run()
-	cluster.Stop()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	if cp != nil {
+		cp.Stop()
+	}
 	os.Exit(code)
+}
+
+func needNodes(b *testing.B) {
+	b.Helper()
+	nodesOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if cluster, nodesErr = nodes.Boot(ctx, nodes.Options{Count: 1, Prefix: "bench"}); nodesErr == nil {
+			nodesErr = addFanoutAddresses(ctx)
+		}
+	})
+	if nodesErr != nil {
+		b.Fatal(nodesErr)
+	}
+}
+
+func needControlPlane(b *testing.B) {
+	b.Helper()
+	cpOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cp, cpErr = controlplane.Start(ctx)
+	})
+	if cpErr != nil {
+		b.Fatal(cpErr)
+	}
 }
 
 // addFanoutAddresses gives the node 50 more addresses on its bridge and lets

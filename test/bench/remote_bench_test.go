@@ -51,6 +51,7 @@ func openssh(args ...string) *exec.Cmd {
 // BenchmarkCopy moves 256 MiB to the node and back, with pkg/remote
 // (WriteFile is atomic: temp file, sync, rename) and with `ssh host cat`.
 func BenchmarkCopy(b *testing.B) {
+	needNodes(b)
 	src := payloadFile(b)
 	b.Run("upload/kbs", func(b *testing.B) {
 		c := dial(b, cluster.KnownHosts, cluster.Nodes[0].IP.String())
@@ -101,6 +102,7 @@ func BenchmarkCopy(b *testing.B) {
 // BenchmarkFanOut runs `true` on 50 SSH endpoints, each dialed fresh (the
 // handshake is the cost that matters), at parallelism 1 and 10.
 func BenchmarkFanOut(b *testing.B) {
+	needNodes(b)
 	for _, par := range []int{1, 10} {
 		b.Run(fmt.Sprintf("parallel-%d", par), func(b *testing.B) {
 			for b.Loop() {
