@@ -32,7 +32,7 @@ func NewCmdUser(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 			exactly what was asked.`),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(NewCmdUserCreate(f, streams))
+	cmd.AddCommand(NewCmdUserCreate(f, streams), newCmdUserList(f, streams), newCmdUserRenew(f, streams), newCmdUserDelete(f, streams))
 	return cmd
 }
 
@@ -220,7 +220,31 @@ func (o *UserCreateOptions) apply(ctx context.Context, objects users.Objects, gr
 	if err != nil {
 		return err
 	}
+	if err := o.record(ctx, creds, objects, entry, where); err != nil {
+		return err
+	}
 	return o.report(ctx, creds, granted, entry, where)
+}
+
+// record writes the user to kbs's in-cluster ledger.
+func (o *UserCreateOptions) record(ctx context.Context, creds *users.Credentials, objects users.Objects, entry, where string) error {
+	r := &o.Request
+	cr, err := users.NewCertRecord(creds.CertPEM, r.Signer, string(r.KeyType), users.Requester(ctx, o.client), creds.CSRName)
+	if err != nil {
+		return err
+	}
+	bindings, roles := objects.Refs()
+	ref := "ClusterRole/" + r.ClusterRole
+	if r.Role != "" {
+		ref = "Role/" + r.Role
+	} else if len(roles) > 0 {
+		ref = roles[0].Kind + "/" + roles[0].Name
+	}
+	return users.SaveRecord(ctx, o.client, &users.Record{
+		User: r.Name, Groups: r.Groups, Certificates: []users.CertRecord{cr}, Bindings: bindings, Roles: roles,
+		Kubeconfig: users.KubeconfigRef{File: where, Entry: entry, Handout: o.KubeconfigOut != ""},
+		Namespace:  r.Namespace, ClusterWide: r.ClusterWide, RoleRef: ref,
+	})
 }
 
 func (o *UserCreateOptions) report(ctx context.Context, creds *users.Credentials, granted []rbacv1.PolicyRule, entry, where string) error {

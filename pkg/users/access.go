@@ -72,6 +72,8 @@ func (r *Request) CallerNeeds() []Permission {
 	if len(r.Verbs) > 0 {
 		need = append(need, Permission{Verb: "patch", Group: rbacv1.GroupName, Resource: role, Namespace: ns})
 	}
+	// The ledger record.
+	need = append(need, Permission{Verb: "patch", Resource: "configmaps", Namespace: LedgerNamespace})
 	if r.CreateNamespace {
 		need = append(need, Permission{Verb: "patch", Resource: "namespaces", Name: r.Namespace})
 	}
