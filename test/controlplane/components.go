@@ -102,19 +102,24 @@ func (cp *ControlPlane) startKCM(ctx context.Context) error {
 		return err
 	}
 	cp.KCMURL = "https://127.0.0.1:" + p[0]
-	cp.KCM, err = cp.Run.Start("kube-controller-manager", bin,
-		"--kubeconfig="+kc, "--authentication-kubeconfig="+kc, "--authorization-kubeconfig="+kc,
-		"--bind-address=127.0.0.1", "--secure-port="+p[0],
-		"--tls-cert-file="+k.KCMServing, "--tls-private-key-file="+k.KCMServingKey,
-		"--client-ca-file="+k.CA,
-		"--cluster-signing-cert-file="+k.CA, "--cluster-signing-key-file="+k.CAKey,
-		"--root-ca-file="+k.CA,
-		"--service-account-private-key-file="+k.SAKey,
+	args := []string{
+		"--kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
+		"--bind-address=127.0.0.1", "--secure-port=" + p[0],
+		"--tls-cert-file=" + k.KCMServing, "--tls-private-key-file=" + k.KCMServingKey,
+		"--client-ca-file=" + k.CA,
+		"--root-ca-file=" + k.CA,
+		"--service-account-private-key-file=" + k.SAKey,
 		"--use-service-account-credentials=true",
-		"--controllers=*,bootstrapsigner,tokencleaner",
 		"--leader-elect=false",
 		"--profiling=false",
-	)
+	}
+	if cp.opts.NoSigner {
+		args = append(args, "--controllers=*,bootstrapsigner,tokencleaner,-csrsigning")
+	} else {
+		args = append(args, "--controllers=*,bootstrapsigner,tokencleaner")
+		args = append(args, "--cluster-signing-cert-file="+k.CA, "--cluster-signing-key-file="+k.CAKey)
+	}
+	cp.KCM, err = cp.Run.Start("kube-controller-manager", bin, args...)
 	if err != nil {
 		return err
 	}

@@ -37,16 +37,29 @@ type ControlPlane struct {
 	// AdminKubeconfig is a kubeconfig for a system:masters user.
 	AdminKubeconfig string
 	AdminConfig     *rest.Config
+
+	opts Options
+}
+
+// Options vary the control plane for tests of unusual clusters.
+type Options struct {
+	// NoSigner runs kube-controller-manager without cluster signing, like a
+	// cluster whose client certificates come from an external CA: CSRs are
+	// approved but never issued.
+	NoSigner bool
 }
 
 // Start brings the control plane up and waits until each part is healthy.
 // On error it tears down what it started.
-func Start(ctx context.Context) (cp *ControlPlane, err error) {
+func Start(ctx context.Context, opts ...Options) (cp *ControlPlane, err error) {
 	run, err := env.NewRunDir("cp")
 	if err != nil {
 		return nil, fmt.Errorf("creating run directory: %w", err)
 	}
 	cp = &ControlPlane{Run: run}
+	for _, o := range opts {
+		cp.opts = o
+	}
 	defer func() {
 		if err != nil {
 			cp.Stop()
