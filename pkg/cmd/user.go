@@ -89,6 +89,7 @@ func NewCmdUserCreate(f *genericclioptions.ConfigFlags, streams genericiooptions
 	fl.StringSliceVar(&r.APIGroups, "api-group", nil, "API group of --resource (default: found by discovery)")
 	fl.BoolVar(&r.ClusterWide, "cluster-wide", false, "Bind cluster-wide (ClusterRoleBinding) instead of in the namespace")
 	fl.BoolVar(&r.CreateNamespace, "create-namespace", false, "Create the namespace if it does not exist")
+	fl.BoolVar(&r.ServiceAccount, "service-account", false, "Make a ServiceAccount in the namespace and give it a TokenRequest token of --ttl, instead of a client certificate")
 	fl.DurationVar(&r.TTL, "ttl", 24*time.Hour, "Certificate lifetime (at least 10m; the signer may shorten it)")
 	fl.StringVar(&o.KeyType, "key-type", string(pki.ECDSAP256), "Key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
 	fl.StringVar(&r.Signer, "signer", users.SignerAPI, "Who signs: api (the cluster's CSR API) or ca (a local CA, with --ca-cert and --ca-key)")
@@ -199,9 +200,12 @@ func (o *UserCreateOptions) apply(ctx context.Context, objects users.Objects, gr
 	}
 	var creds *users.Credentials
 	var err error
-	if r.Signer == users.SignerCA {
+	switch {
+	case r.ServiceAccount:
+		creds, err = users.ServiceAccountToken(ctx, o.client, r)
+	case r.Signer == users.SignerCA:
 		creds, err = users.SignWithCA(ctx, o.client, r)
-	} else {
+	default:
 		creds, err = users.SignWithAPI(ctx, o.client, r, o.Timeout)
 	}
 	if err != nil {
@@ -229,9 +233,13 @@ func (o *UserCreateOptions) apply(ctx context.Context, objects users.Objects, gr
 // record writes the user to kbs's in-cluster ledger.
 func (o *UserCreateOptions) record(ctx context.Context, creds *users.Credentials, objects users.Objects, entry, where string) error {
 	r := &o.Request
-	cr, err := users.NewCertRecord(creds.CertPEM, r.Signer, string(r.KeyType), users.Requester(ctx, o.client), creds.CSRName)
-	if err != nil {
-		return err
+	requester := users.Requester(ctx, o.client)
+	cr := users.NewTokenRecord(creds, requester)
+	if !r.ServiceAccount {
+		var err error
+		if cr, err = users.NewCertRecord(creds.CertPEM, r.Signer, string(r.KeyType), requester, creds.CSRName); err != nil {
+			return err
+		}
 	}
 	bindings, roles := objects.Refs()
 	ref := "ClusterRole/" + r.ClusterRole
@@ -243,18 +251,23 @@ func (o *UserCreateOptions) record(ctx context.Context, creds *users.Credentials
 	return users.SaveRecord(ctx, o.client, &users.Record{
 		User: r.Name, Groups: r.Groups, Certificates: []users.CertRecord{cr}, Bindings: bindings, Roles: roles,
 		Kubeconfig: users.KubeconfigRef{File: where, Entry: entry, Handout: o.KubeconfigOut != ""},
-		Namespace:  r.Namespace, ClusterWide: r.ClusterWide, RoleRef: ref,
+		Namespace:  r.Namespace, ClusterWide: r.ClusterWide, RoleRef: ref, ServiceAccount: r.ServiceAccount,
 	})
 }
 
 func (o *UserCreateOptions) report(ctx context.Context, creds *users.Credentials, granted []rbacv1.PolicyRule, entry, where string) error {
 	r := &o.Request
-	cert, err := pki.ParseCertPEM(creds.CertPEM)
-	if err != nil {
-		return err
+	if r.ServiceAccount {
+		fmt.Fprintf(o.Out, "service account %s/%s: token valid until %s (deleting the ServiceAccount revokes it)\n",
+			r.Namespace, r.Name, creds.TokenExpires.Format(time.RFC3339))
+	} else {
+		cert, err := pki.ParseCertPEM(creds.CertPEM)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "user %s (groups %v): certificate serial %s, valid %s to %s (%s)\n", r.Name, r.Groups,
+			cert.SerialNumber.Text(16), cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.NotAfter.Sub(cert.NotBefore).Round(time.Minute))
 	}
-	fmt.Fprintf(o.Out, "user %s (groups %v): certificate serial %s, valid %s to %s (%s)\n", r.Name, r.Groups,
-		cert.SerialNumber.Text(16), cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.NotAfter.Sub(cert.NotBefore).Round(time.Minute))
 	fmt.Fprintf(o.Out, "kubeconfig: user and context %q in %s\n", entry, where)
 	checks, err := users.Verify(ctx, o.client, r, granted)
 	if err != nil {
@@ -264,6 +277,10 @@ func (o *UserCreateOptions) report(ctx context.Context, creds *users.Credentials
 }
 
 func (o *UserCreateOptions) printChecks(checks []users.Check) error {
+	if len(checks) == 0 {
+		fmt.Fprintln(o.ErrOut, "warning: the role grants no concrete permission to verify (it is empty, or only wildcards and named resources); check it with kubectl describe")
+		return nil
+	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ACCESS\tEXPECTED\tACTUAL")
 	bad := 0

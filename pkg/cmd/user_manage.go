@@ -159,6 +159,10 @@ func (o *UserManageOptions) delete(ctx context.Context, name string) error {
 			fmt.Fprintf(o.Out, "removed user and context %q from %s\n", k.Entry, k.File)
 		}
 	}
+	if rec.ServiceAccount {
+		fmt.Fprintf(o.Out, "the service account's tokens are revoked with it\n")
+		return nil
+	}
 	for _, c := range rec.Certificates {
 		if time.Now().Before(c.NotAfter) {
 			fmt.Fprintf(o.Out, "note: certificate %s stays valid until %s (%s): Kubernetes cannot revoke client certificates; with its bindings gone it keeps only what other bindings grant user %q and groups %v\n",
@@ -199,6 +203,9 @@ func (o *UserManageOptions) renew(ctx context.Context, name string) error {
 		return err
 	}
 	prev := rec.Current()
+	if rec.ServiceAccount {
+		return fmt.Errorf("%s is a service account: create a new token with kubectl kbs user create %s --service-account -n %s (same role flags)", name, name, rec.Namespace)
+	}
 	req := &users.Request{Name: rec.User, Groups: rec.Groups, TTL: o.TTL, KeyType: pki.KeyType(prev.KeyType), Signer: users.SignerAPI}
 	creds, err := users.SignWithAPI(ctx, o.client, req, o.Timeout)
 	if err != nil {

@@ -57,7 +57,11 @@ func Missing(ctx context.Context, cs kubernetes.Interface, perms []Permission) (
 func (r *Request) CallerNeeds() []Permission {
 	const certs = "certificates.k8s.io"
 	var need []Permission
-	if r.Signer == SignerAPI {
+	if r.ServiceAccount {
+		need = append(need,
+			Permission{Verb: "patch", Resource: "serviceaccounts", Namespace: r.Namespace},
+			Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: r.Namespace})
+	} else if r.Signer == SignerAPI {
 		need = append(need,
 			Permission{Verb: "create", Group: certs, Resource: "certificatesigningrequests"},
 			Permission{Verb: "update", Group: certs, Resource: "certificatesigningrequests", Subresource: "approval"},
@@ -103,7 +107,7 @@ func Verify(ctx context.Context, cs kubernetes.Interface, r *Request, rules []rb
 	}
 	for i := range checks {
 		rev, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
-			Spec: authzv1.SubjectAccessReviewSpec{User: r.Name, Groups: append([]string{"system:authenticated"}, r.Groups...), ResourceAttributes: checks[i].attrs()},
+			Spec: authzv1.SubjectAccessReviewSpec{User: r.Username(), Groups: r.UserGroups(), ResourceAttributes: checks[i].attrs()},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("verifying access: %w", err)

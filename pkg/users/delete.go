@@ -53,6 +53,13 @@ func DeleteObjects(ctx context.Context, cs kubernetes.Interface, user string) ([
 	} else {
 		errs = append(errs, err)
 	}
+	if l, err := cs.CoreV1().ServiceAccounts("").List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			del(ObjectRef{"ServiceAccount", o.Namespace, o.Name}, cs.CoreV1().ServiceAccounts(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}))
+		}
+	} else {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return gone, errors.Join(errs...)
 	}

@@ -59,7 +59,10 @@ func KubeconfigFile(access clientcmd.ConfigAccess, userEntry string) string {
 }
 
 func userFields(c *Credentials) map[string]any {
-	return map[string]any{
+	if c.Token != "" {
+		return map[string]any{"token": c.Token, "client-certificate-data": nil, "client-key-data": nil}
+	}
+	return map[string]any{"token": nil,
 		"client-certificate-data": base64.StdEncoding.EncodeToString(c.CertPEM),
 		"client-key-data":         base64.StdEncoding.EncodeToString(c.KeyPEM),
 	}

@@ -36,8 +36,10 @@ type Record struct {
 	Roles        []ObjectRef   `json:"roles,omitempty"` // made by kbs for the user
 	Kubeconfig   KubeconfigRef `json:"kubeconfig"`
 	Namespace    string        `json:"namespace,omitempty"`
-	ClusterWide  bool          `json:"clusterWide,omitempty"`
-	RoleRef      string        `json:"roleRef"`
+	// ServiceAccount: the credentials are a token of that account.
+	ServiceAccount bool   `json:"serviceAccount,omitempty"`
+	ClusterWide    bool   `json:"clusterWide,omitempty"`
+	RoleRef        string `json:"roleRef"`
 }
 
 // CertRecord describes one issued certificate.
@@ -76,6 +78,11 @@ func NewCertRecord(certPEM []byte, signer, keyType, requester, csr string) (Cert
 	}
 	return CertRecord{Serial: cert.SerialNumber.Text(16), NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
 		Signer: signer, KeyType: keyType, Requester: requester, CSR: csr}, nil
+}
+
+// NewTokenRecord describes a service account token (it has no serial).
+func NewTokenRecord(c *Credentials, requester string) CertRecord {
+	return CertRecord{Serial: "token", NotAfter: c.TokenExpires, NotBefore: time.Now().UTC(), Signer: "TokenRequest", Requester: requester}
 }
 
 // Refs lists the RBAC objects of o.

@@ -68,6 +68,9 @@ func (r *Request) groupOf(i int, resource string, mapper meta.RESTMapper) (strin
 func (r *Request) Build(rules []rbacv1.PolicyRule) Objects {
 	name, labels := ObjectName(r.Name), Labels(r.Name)
 	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: r.Name}}
+	if r.ServiceAccount {
+		subject = []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: r.Name, Namespace: r.Namespace}}
+	}
 	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: r.ClusterRole}
 	var o Objects
 	switch {

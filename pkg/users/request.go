@@ -40,10 +40,13 @@ type Request struct {
 	ClusterWide bool     // ClusterRoleBinding (and a ClusterRole for rules)
 
 	CreateNamespace bool
-	TTL             time.Duration
-	KeyType         pki.KeyType
-	Signer          string
-	CACert, CAKey   string
+	// ServiceAccount makes a ServiceAccount and a TokenRequest token instead
+	// of a client certificate (the notes' recommended practice for tools).
+	ServiceAccount bool
+	TTL            time.Duration
+	KeyType        pki.KeyType
+	Signer         string
+	CACert, CAKey  string
 }
 
 // Validate checks the request before anything is created or sent.
@@ -64,6 +67,14 @@ func (r *Request) Validate() error {
 	}
 	if err := r.validateAccess(); err != nil {
 		return err
+	}
+	if r.ServiceAccount {
+		if len(r.Groups) > 0 || r.Signer == SignerCA {
+			return fmt.Errorf("--service-account takes no --group or --signer ca: a service account's groups are system:serviceaccounts and its token comes from the TokenRequest API")
+		}
+		if r.Namespace == "" {
+			return fmt.Errorf("--service-account needs a namespace (-n) to live in")
+		}
 	}
 	if r.TTL < MinTTL {
 		return fmt.Errorf("--ttl %s is below the minimum of %s that the certificates API issues", r.TTL, MinTTL)
@@ -102,7 +113,7 @@ func (r *Request) validateAccess() error {
 	if r.Role != "" && r.ClusterWide {
 		return fmt.Errorf("--role names a namespaced Role, which cannot be bound cluster-wide: use --clusterrole")
 	}
-	if !r.ClusterWide && r.Namespace == "" {
+	if !r.ClusterWide && !r.ServiceAccount && r.Namespace == "" {
 		return fmt.Errorf("a namespace is required (-n) unless --cluster-wide")
 	}
 	for _, v := range r.Verbs {
@@ -117,6 +128,22 @@ func (r *Request) validateAccess() error {
 }
 
 var knownVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"}
+
+// Username is how the API server names the user in access reviews.
+func (r *Request) Username() string {
+	if r.ServiceAccount {
+		return "system:serviceaccount:" + r.Namespace + ":" + r.Name
+	}
+	return r.Name
+}
+
+// UserGroups are the groups the API server adds for the user.
+func (r *Request) UserGroups() []string {
+	if r.ServiceAccount {
+		return []string{"system:authenticated", "system:serviceaccounts", "system:serviceaccounts:" + r.Namespace}
+	}
+	return append([]string{"system:authenticated"}, r.Groups...)
+}
 
 // ObjectName is the name of the RBAC objects kbs makes for a user.
 func ObjectName(user string) string { return "kbs-user-" + user }

@@ -3,13 +3,17 @@ package users
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	certv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/certificate/csr"
@@ -17,11 +21,15 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 )
 
-// Credentials are an issued client certificate and its key.
+// Credentials are an issued client certificate and its key, or a service
+// account token.
 type Credentials struct {
 	CertPEM []byte
 	KeyPEM  []byte
 	CSRName string // the CSR object, when the API signed
+
+	Token        string
+	TokenExpires time.Time
 }
 
 // SignWithAPI asks the cluster's kube-apiserver-client signer for a
@@ -132,4 +140,27 @@ func subjects(certs []*x509.Certificate) string {
 		s = append(s, c.Subject.CommonName)
 	}
 	return strings.Join(s, ", ")
+}
+
+// ServiceAccountToken creates (or updates) the service account and asks the
+// TokenRequest API for a token of the request's TTL. The token is bound to
+// the ServiceAccount object: deleting it revokes the token at once.
+func ServiceAccountToken(ctx context.Context, cs kubernetes.Interface, r *Request) (*Credentials, error) {
+	sa := &corev1.ServiceAccount{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, Labels: Labels(r.Name)},
+	}
+	b, err := json.Marshal(sa)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(r.Namespace).Patch(ctx, r.Name, types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: fieldManager, Force: ptrTrue()}); err != nil {
+		return nil, fmt.Errorf("creating service account %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	secs := int64(r.TTL.Seconds())
+	tr, err := cs.CoreV1().ServiceAccounts(r.Namespace).CreateToken(ctx, r.Name, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{ExpirationSeconds: &secs}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("requesting a token for %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	return &Credentials{Token: tr.Status.Token, TokenExpires: tr.Status.ExpirationTimestamp.Time}, nil
 }

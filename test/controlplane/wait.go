@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
@@ -124,6 +125,15 @@ func waitControllersRunning(ctx context.Context, cp *ControlPlane) error {
 	})
 	if err != nil {
 		return describe(cp.KCM, fmt.Errorf("kube-controller-manager's controllers did not start: %w", err))
+	}
+	// Aggregated roles (view, edit, admin) are empty until the aggregation
+	// controller fills them.
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		cr, err := cs.RbacV1().ClusterRoles().Get(ctx, "view", metav1.GetOptions{})
+		return err == nil && len(cr.Rules) > 0, nil
+	})
+	if err != nil {
+		return describe(cp.KCM, fmt.Errorf("clusterrole view was never aggregated: %w", err))
 	}
 	return nil
 }

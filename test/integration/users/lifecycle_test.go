@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,5 +116,42 @@ func TestConcurrentCreatesIntoOneKubeconfig(t *testing.T) {
 		if cfg.Contexts[fmt.Sprintf("c%02d@kbs-test", i)] == nil {
 			t.Errorf("context c%02d lost", i)
 		}
+	}
+}
+
+// The notes' recommended practice: a ServiceAccount with a TokenRequest token
+// in the kubeconfig; deleting it revokes the token at once.
+func TestServiceAccount(t *testing.T) {
+	kc := kubeconfigCopy(t)
+	out, err := kbs(t, kc, "user", "create", "ci-bot", "--service-account", "-n", "default", "--clusterrole", "view", "--ttl", "1h")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "service account default/ci-bot: token valid until") || !strings.Contains(out, "get configmaps in default") {
+		t.Errorf("output:\n%s", out)
+	}
+	cfg, _ := clientcmd.LoadFromFile(kc)
+	if u := cfg.AuthInfos["ci-bot@kbs-test"]; u == nil || u.Token == "" || len(u.ClientCertificateData) > 0 {
+		t.Fatalf("kubeconfig user for the service account: %+v", u)
+	}
+	bot := clientFor(t, kc, "ci-bot@kbs-test")
+	if _, err := bot.CoreV1().ConfigMaps("default").Get(context.Background(), "kube-root-ca.crt", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the token does not work: %v", err)
+	}
+	if out, err := kbs(t, kc, "user", "delete", "ci-bot"); err != nil || !strings.Contains(out, "deleted ServiceAccount default/ci-bot") {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	// The API server caches token authentication briefly; within that it
+	// must start refusing the token.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := bot.CoreV1().ConfigMaps("default").Get(context.Background(), "kube-root-ca.crt", metav1.GetOptions{})
+		if apierrors.IsUnauthorized(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the token still authenticates 30s after its ServiceAccount was deleted: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
