@@ -44,6 +44,7 @@ type UserCreateOptions struct {
 	KubeconfigOut string
 	DryRun        bool
 	Timeout       time.Duration
+	VerifyMode    string
 
 	flags  *genericclioptions.ConfigFlags
 	client kubernetes.Interface
@@ -99,6 +100,7 @@ func NewCmdUserCreate(f *genericclioptions.ConfigFlags, streams genericiooptions
 	fl.StringVar(&o.KubeconfigOut, "kubeconfig-out", "", "Write a standalone kubeconfig for the user to this new file (0600) instead of merging into yours")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "Print the RBAC objects and the kubeconfig change; create nothing")
 	fl.DurationVar(&o.Timeout, "timeout", time.Minute, "How long to wait for the certificate to be issued")
+	fl.StringVar(&o.VerifyMode, "verify", "review", "How to verify access: review (SubjectAccessReviews for the user) or live (also sign in with the new credentials and ask as the user)")
 	return cmd
 }
 
@@ -120,6 +122,9 @@ func (o *UserCreateOptions) Complete(args []string) error {
 func (o *UserCreateOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
+	}
+	if o.VerifyMode != "review" && o.VerifyMode != "live" {
+		return fmt.Errorf("unknown --verify %q: use review or live", o.VerifyMode)
 	}
 	return o.Request.Validate()
 }
@@ -273,7 +278,21 @@ func (o *UserCreateOptions) report(ctx context.Context, creds *users.Credentials
 	if err != nil {
 		return err
 	}
-	return o.printChecks(checks)
+	if err := o.printChecks(checks); err != nil {
+		return err
+	}
+	if o.VerifyMode != "live" {
+		return nil
+	}
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	if err := users.VerifyLive(ctx, cfg, r, creds, checks); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "verified live: signed in as %s, and the API server gave the user the same answers\n", r.Username())
+	return nil
 }
 
 func (o *UserCreateOptions) printChecks(checks []users.Check) error {

@@ -21,9 +21,12 @@ import (
 func TestNotesMikeadmin(t *testing.T) {
 	kc := kubeconfigCopy(t)
 	out, err := kbs(t, kc, "user", "create", "mikeadmin", "--group", "robotnik.io", "-n", "prod", "--create-namespace",
-		"--verb", "get,list,watch,create", "--resource", "deployments,pods")
+		"--verb", "get,list,watch,create", "--resource", "deployments,pods", "--verify", "live")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "verified live: signed in as mikeadmin") {
+		t.Errorf("no live verification:\n%s", out)
 	}
 	for _, want := range []string{"get pods in prod", "create deployments.apps in prod", "get pods in default", "kubeconfig: user and context \"mikeadmin@kbs-test\""} {
 		if !strings.Contains(out, want) {

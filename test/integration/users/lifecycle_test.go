@@ -123,7 +123,7 @@ func TestConcurrentCreatesIntoOneKubeconfig(t *testing.T) {
 // in the kubeconfig; deleting it revokes the token at once.
 func TestServiceAccount(t *testing.T) {
 	kc := kubeconfigCopy(t)
-	out, err := kbs(t, kc, "user", "create", "ci-bot", "--service-account", "-n", "default", "--clusterrole", "view", "--ttl", "1h")
+	out, err := kbs(t, kc, "user", "create", "ci-bot", "--service-account", "-n", "default", "--clusterrole", "view", "--ttl", "1h", "--verify", "live")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
