@@ -46,8 +46,9 @@ type UserCreateOptions struct {
 	Timeout       time.Duration
 	VerifyMode    string
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
+	flags       *genericclioptions.ConfigFlags
+	client      kubernetes.Interface
+	selfApprove bool
 	genericiooptions.IOStreams
 }
 
@@ -190,6 +191,13 @@ func (o *UserCreateOptions) create(ctx context.Context, ci users.ClusterInfo, en
 		}
 		return fmt.Errorf("you may not: %s; nothing was created (ask a cluster admin, or use --signer ca for the certificate part)", strings.Join(names, "; "))
 	}
+	if r.Signer == users.SignerAPI && !r.ServiceAccount {
+		cannot, err := users.Missing(ctx, o.client, users.ApprovalNeeds())
+		if err != nil {
+			return err
+		}
+		o.selfApprove = len(cannot) == 0
+	}
 	if o.DryRun {
 		return o.printPlan(objects, ci, entry)
 	}
@@ -211,7 +219,9 @@ func (o *UserCreateOptions) apply(ctx context.Context, objects users.Objects, gr
 	case r.Signer == users.SignerCA:
 		creds, err = users.SignWithCA(ctx, o.client, r)
 	default:
-		creds, err = users.SignWithAPI(ctx, o.client, r, o.Timeout)
+		creds, err = users.SignWithAPI(ctx, o.client, r, o.Timeout, o.selfApprove, func(csr string) {
+			fmt.Fprintf(o.ErrOut, "you may not approve certificate requests: waiting up to %s for an approver (kubectl certificate approve %s)\n", o.Timeout, csr)
+		})
 	}
 	if err != nil {
 		return err

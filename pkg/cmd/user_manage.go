@@ -207,7 +207,13 @@ func (o *UserManageOptions) renew(ctx context.Context, name string) error {
 		return fmt.Errorf("%s is a service account: create a new token with kubectl kbs user create %s --service-account -n %s (same role flags)", name, name, rec.Namespace)
 	}
 	req := &users.Request{Name: rec.User, Groups: rec.Groups, TTL: o.TTL, KeyType: pki.KeyType(prev.KeyType), Signer: users.SignerAPI}
-	creds, err := users.SignWithAPI(ctx, o.client, req, o.Timeout)
+	cannot, err := users.Missing(ctx, o.client, users.ApprovalNeeds())
+	if err != nil {
+		return err
+	}
+	creds, err := users.SignWithAPI(ctx, o.client, req, o.Timeout, len(cannot) == 0, func(csr string) {
+		fmt.Fprintf(o.ErrOut, "waiting up to %s for an approver (kubectl certificate approve %s)\n", o.Timeout, csr)
+	})
 	if err != nil {
 		return err
 	}

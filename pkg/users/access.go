@@ -62,10 +62,7 @@ func (r *Request) CallerNeeds() []Permission {
 			Permission{Verb: "patch", Resource: "serviceaccounts", Namespace: r.Namespace},
 			Permission{Verb: "create", Resource: "serviceaccounts", Subresource: "token", Namespace: r.Namespace})
 	} else if r.Signer == SignerAPI {
-		need = append(need,
-			Permission{Verb: "create", Group: certs, Resource: "certificatesigningrequests"},
-			Permission{Verb: "update", Group: certs, Resource: "certificatesigningrequests", Subresource: "approval"},
-			Permission{Verb: "approve", Group: certs, Resource: "signers", Name: "kubernetes.io/kube-apiserver-client"})
+		need = append(need, Permission{Verb: "create", Group: certs, Resource: "certificatesigningrequests"})
 	}
 	ns := r.Namespace
 	binding, role := "rolebindings", "roles"
@@ -82,6 +79,16 @@ func (r *Request) CallerNeeds() []Permission {
 		need = append(need, Permission{Verb: "patch", Resource: "namespaces", Name: r.Namespace})
 	}
 	return need
+}
+
+// ApprovalNeeds is what approving one's own CSR takes. Without it kbs
+// still works: it waits for someone who may approve.
+func ApprovalNeeds() []Permission {
+	const certs = "certificates.k8s.io"
+	return []Permission{
+		{Verb: "update", Group: certs, Resource: "certificatesigningrequests", Subresource: "approval"},
+		{Verb: "approve", Group: certs, Resource: "signers", Name: "kubernetes.io/kube-apiserver-client"},
+	}
 }
 
 // Check is one expected answer of the access table.

@@ -36,7 +36,10 @@ type Credentials struct {
 // certificate: CSR created, approved (kbs approves its own request when the
 // caller may), and awaited with a watch until issued, denied, failed, or
 // timeout — an approved CSR that nobody signs ends with an explanation.
-func SignWithAPI(ctx context.Context, cs kubernetes.Interface, r *Request, timeout time.Duration) (*Credentials, error) {
+//
+// When the caller may not approve (selfApprove false), the CSR waits for an
+// approver; waiting reports its name so one can act on it.
+func SignWithAPI(ctx context.Context, cs kubernetes.Interface, r *Request, timeout time.Duration, selfApprove bool, waiting func(csr string)) (*Credentials, error) {
 	keyPEM, csrPEM, err := pki.NewKeyAndCSR(r.Name, r.Groups, r.KeyType)
 	if err != nil {
 		return nil, err
@@ -52,8 +55,12 @@ func SignWithAPI(ctx context.Context, cs kubernetes.Interface, r *Request, timeo
 	if err != nil {
 		return nil, fmt.Errorf("creating CertificateSigningRequest: %w", err)
 	}
-	if err := approve(ctx, cs, reqName); err != nil {
-		return nil, err
+	if selfApprove {
+		if err := approve(ctx, cs, reqName); err != nil {
+			return nil, err
+		}
+	} else if waiting != nil {
+		waiting(reqName)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -94,6 +101,13 @@ func explainWait(ctx context.Context, cs kubernetes.Interface, name string, time
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
+	}
+	approved := false
+	for _, c := range req.Status.Conditions {
+		approved = approved || c.Type == certv1.CertificateApproved
+	}
+	if !approved {
+		return fmt.Errorf("CertificateSigningRequest %s was neither approved nor denied within %s; nothing was created: run again with a longer --timeout while an admin runs kubectl certificate approve, or ask an admin to create the user", name, timeout)
 	}
 	return fmt.Errorf("CertificateSigningRequest %s was approved but no certificate was issued within %s: this cluster seems to have no signer for %s (kube-controller-manager without --cluster-signing-cert-file, an external CA, or a managed control plane); sign with a CA the API server trusts instead: --signer ca --ca-cert F --ca-key F",
 		name, timeout, certv1.KubeAPIServerClientSignerName)
