@@ -132,23 +132,13 @@ func (o *UserCreateOptions) Validate() error {
 
 // Run creates the user.
 func (o *UserCreateOptions) Run(ctx context.Context) error {
-	cfg, err := o.flags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	// A few dozen small requests (access reviews): client-go's default of
-	// 5 per second would make them take seconds.
-	cfg.QPS, cfg.Burst = 50, 100
+	var err error
 	if o.client == nil {
-		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		if o.client, err = newClient(o.flags); err != nil {
 			return err
 		}
 	}
-	raw, err := o.flags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return err
-	}
-	ci, err := users.CurrentCluster(raw, stringValue(o.flags.Context))
+	ci, err := currentCluster(o.flags)
 	if err != nil {
 		return err
 	}
@@ -343,6 +333,27 @@ func (o *UserCreateOptions) printPlan(objects users.Objects, ci users.ClusterInf
 	fmt.Fprintf(o.Out, "# kubeconfig %s: would add user %q (client certificate and key, %s) and context %q (cluster %s, namespace %q)\n",
 		target, entry, o.Request.KeyType, entry, ci.Name, o.Request.Namespace)
 	return nil
+}
+
+// newClient is a clientset for kubectl's flags. Commands here send a few
+// dozen small requests (access reviews); client-go's default of 5 per second
+// would make them take seconds.
+func newClient(f *genericclioptions.ConfigFlags) (kubernetes.Interface, error) {
+	cfg, err := f.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return kubernetes.NewForConfig(cfg)
+}
+
+// currentCluster is the cluster of the context kubectl's flags select.
+func currentCluster(f *genericclioptions.ConfigFlags) (users.ClusterInfo, error) {
+	raw, err := f.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return users.ClusterInfo{}, err
+	}
+	return users.CurrentCluster(raw, stringValue(f.Context))
 }
 
 func stringValue(s *string) string {

@@ -33,12 +33,8 @@ type UserManageOptions struct {
 	genericiooptions.IOStreams
 }
 
-func (o *UserManageOptions) complete() error {
-	cfg, err := o.flags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	o.client, err = kubernetes.NewForConfig(cfg)
+func (o *UserManageOptions) complete() (err error) {
+	o.client, err = newClient(o.flags)
 	return err
 }
 
@@ -217,11 +213,7 @@ func (o *UserManageOptions) renew(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := o.flags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return err
-	}
-	ci, err := users.CurrentCluster(raw, stringValue(o.flags.Context))
+	ci, err := currentCluster(o.flags)
 	if err != nil {
 		return err
 	}

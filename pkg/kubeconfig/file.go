@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/fsutil"
@@ -142,7 +141,7 @@ func staleLock(name string) bool {
 	if err != nil || pid <= 0 {
 		return false // empty: client-go's, or ours half-written; wait
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
 }
 
 // removeStaleTemps deletes temp files a killed writer left beside target.

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -24,41 +28,33 @@ func DeleteObjects(ctx context.Context, cs kubernetes.Interface, user string) ([
 		}
 		gone = append(gone, ref)
 	}
-	rb := cs.RbacV1()
-	if l, err := rb.RoleBindings("").List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			del(ObjectRef{"RoleBinding", o.Namespace, o.Name}, rb.RoleBindings(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}))
-		}
-	} else {
-		errs = append(errs, err)
+	rb, core := cs.RbacV1(), cs.CoreV1()
+	// Each kind: list kbs's objects of the user, and delete one of them.
+	kinds := []struct {
+		kind string
+		list func() ([]metav1.Object, error)
+		del  func(ns, name string) error
+	}{
+		{"RoleBinding", listOf(func() (*rbacv1.RoleBindingList, error) { return rb.RoleBindings("").List(ctx, sel) }),
+			func(ns, n string) error { return rb.RoleBindings(ns).Delete(ctx, n, metav1.DeleteOptions{}) }},
+		{"ClusterRoleBinding", listOf(func() (*rbacv1.ClusterRoleBindingList, error) { return rb.ClusterRoleBindings().List(ctx, sel) }),
+			func(_, n string) error { return rb.ClusterRoleBindings().Delete(ctx, n, metav1.DeleteOptions{}) }},
+		{"Role", listOf(func() (*rbacv1.RoleList, error) { return rb.Roles("").List(ctx, sel) }),
+			func(ns, n string) error { return rb.Roles(ns).Delete(ctx, n, metav1.DeleteOptions{}) }},
+		{"ClusterRole", listOf(func() (*rbacv1.ClusterRoleList, error) { return rb.ClusterRoles().List(ctx, sel) }),
+			func(_, n string) error { return rb.ClusterRoles().Delete(ctx, n, metav1.DeleteOptions{}) }},
+		{"ServiceAccount", listOf(func() (*corev1.ServiceAccountList, error) { return core.ServiceAccounts("").List(ctx, sel) }),
+			func(ns, n string) error { return core.ServiceAccounts(ns).Delete(ctx, n, metav1.DeleteOptions{}) }},
 	}
-	if l, err := rb.ClusterRoleBindings().List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			del(ObjectRef{"ClusterRoleBinding", "", o.Name}, rb.ClusterRoleBindings().Delete(ctx, o.Name, metav1.DeleteOptions{}))
+	for _, k := range kinds {
+		objs, err := k.list()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing %ss: %w", k.kind, err))
+			continue
 		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := rb.Roles("").List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			del(ObjectRef{"Role", o.Namespace, o.Name}, rb.Roles(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}))
+		for _, o := range objs {
+			del(ObjectRef{k.kind, o.GetNamespace(), o.GetName()}, k.del(o.GetNamespace(), o.GetName()))
 		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := rb.ClusterRoles().List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			del(ObjectRef{"ClusterRole", "", o.Name}, rb.ClusterRoles().Delete(ctx, o.Name, metav1.DeleteOptions{}))
-		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := cs.CoreV1().ServiceAccounts("").List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			del(ObjectRef{"ServiceAccount", o.Namespace, o.Name}, cs.CoreV1().ServiceAccounts(o.Namespace).Delete(ctx, o.Name, metav1.DeleteOptions{}))
-		}
-	} else {
-		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return gone, errors.Join(errs...)
@@ -68,4 +64,25 @@ func DeleteObjects(ctx context.Context, cs kubernetes.Interface, user string) ([
 		return gone, fmt.Errorf("deleting the ledger record: %w", err)
 	}
 	return gone, nil
+}
+
+// listOf adapts a typed List call to a list of object metadata.
+func listOf[L any](list func() (L, error)) func() ([]metav1.Object, error) {
+	return func() ([]metav1.Object, error) {
+		l, err := list()
+		if err != nil {
+			return nil, err
+		}
+		items, err := meta.ExtractList(any(l).(runtime.Object))
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metav1.Object, 0, len(items))
+		for _, it := range items {
+			if o, ok := it.(metav1.Object); ok {
+				out = append(out, o)
+			}
+		}
+		return out, nil
+	}
 }

@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -95,69 +96,47 @@ func tm(kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}
 }
 
-// List returns the objects that are set, for printing.
-func (o Objects) List() []any {
-	var out []any
-	for _, obj := range []any{o.Role, o.ClusterRole, o.RoleBinding, o.ClusterRoleBinding} {
-		switch v := obj.(type) {
-		case *rbacv1.Role:
-			if v != nil {
-				out = append(out, v)
-			}
-		case *rbacv1.ClusterRole:
-			if v != nil {
-				out = append(out, v)
-			}
-		case *rbacv1.RoleBinding:
-			if v != nil {
-				out = append(out, v)
-			}
-		case *rbacv1.ClusterRoleBinding:
-			if v != nil {
-				out = append(out, v)
-			}
-		}
+// List returns the objects that are set, roles before bindings (the order
+// they are applied in).
+func (o Objects) List() []runtime.Object {
+	var out []runtime.Object
+	if o.Role != nil {
+		out = append(out, o.Role)
+	}
+	if o.ClusterRole != nil {
+		out = append(out, o.ClusterRole)
+	}
+	if o.RoleBinding != nil {
+		out = append(out, o.RoleBinding)
+	}
+	if o.ClusterRoleBinding != nil {
+		out = append(out, o.ClusterRoleBinding)
 	}
 	return out
 }
 
 const fieldManager = "kbs"
 
-// Apply creates or updates the objects with server-side apply, roles before
-// bindings.
+// Apply creates or updates the objects with server-side apply.
 func (o Objects) Apply(ctx context.Context, cs kubernetes.Interface) error {
 	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptrTrue()}
 	rb := cs.RbacV1()
-	steps := []struct {
-		obj   any
-		apply func([]byte) error
-	}{
-		{o.Role, func(b []byte) error {
-			_, err := rb.Roles(o.Role.Namespace).Patch(ctx, o.Role.Name, types.ApplyPatchType, b, opts)
-			return err
-		}},
-		{o.ClusterRole, func(b []byte) error {
-			_, err := rb.ClusterRoles().Patch(ctx, o.ClusterRole.Name, types.ApplyPatchType, b, opts)
-			return err
-		}},
-		{o.RoleBinding, func(b []byte) error {
-			_, err := rb.RoleBindings(o.RoleBinding.Namespace).Patch(ctx, o.RoleBinding.Name, types.ApplyPatchType, b, opts)
-			return err
-		}},
-		{o.ClusterRoleBinding, func(b []byte) error {
-			_, err := rb.ClusterRoleBindings().Patch(ctx, o.ClusterRoleBinding.Name, types.ApplyPatchType, b, opts)
-			return err
-		}},
-	}
-	for _, s := range steps {
-		if isNil(s.obj) {
-			continue
-		}
-		b, err := json.Marshal(s.obj)
+	for _, obj := range o.List() {
+		b, err := json.Marshal(obj)
 		if err != nil {
 			return err
 		}
-		if err := s.apply(b); err != nil {
+		switch v := obj.(type) {
+		case *rbacv1.Role:
+			_, err = rb.Roles(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+		case *rbacv1.ClusterRole:
+			_, err = rb.ClusterRoles().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+		case *rbacv1.RoleBinding:
+			_, err = rb.RoleBindings(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+		case *rbacv1.ClusterRoleBinding:
+			_, err = rb.ClusterRoleBindings().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+		}
+		if err != nil {
 			return fmt.Errorf("applying RBAC: %w", err)
 		}
 	}
@@ -169,20 +148,6 @@ func EnsureNamespace(ctx context.Context, cs kubernetes.Interface, ns string) er
 	b, _ := json.Marshal(&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
 	_, err := cs.CoreV1().Namespaces().Patch(ctx, ns, types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: fieldManager})
 	return err
-}
-
-func isNil(v any) bool {
-	switch o := v.(type) {
-	case *rbacv1.Role:
-		return o == nil
-	case *rbacv1.ClusterRole:
-		return o == nil
-	case *rbacv1.RoleBinding:
-		return o == nil
-	case *rbacv1.ClusterRoleBinding:
-		return o == nil
-	}
-	return v == nil
 }
 
 func ptrTrue() *bool { t := true; return &t }

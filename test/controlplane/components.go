@@ -8,11 +8,7 @@ import (
 )
 
 func (cp *ControlPlane) startEtcd(ctx context.Context) error {
-	bin, err := env.Binary("etcd")
-	if err != nil {
-		return err
-	}
-	p, err := ports(2)
+	bin, p, err := binaryAndPorts("etcd", 2)
 	if err != nil {
 		return err
 	}
@@ -39,11 +35,7 @@ func (cp *ControlPlane) startEtcd(ctx context.Context) error {
 }
 
 func (cp *ControlPlane) startAPIServer(ctx context.Context) error {
-	bin, err := env.Binary("kube-apiserver")
-	if err != nil {
-		return err
-	}
-	p, err := ports(1)
+	bin, p, err := binaryAndPorts("kube-apiserver", 1)
 	if err != nil {
 		return err
 	}
@@ -84,11 +76,7 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context) error {
 }
 
 func (cp *ControlPlane) startKCM(ctx context.Context) error {
-	bin, err := env.Binary("kube-controller-manager")
-	if err != nil {
-		return err
-	}
-	p, err := ports(1)
+	bin, p, err := binaryAndPorts("kube-controller-manager", 1)
 	if err != nil {
 		return err
 	}
@@ -132,4 +120,14 @@ func (cp *ControlPlane) startKCM(ctx context.Context) error {
 // describe adds a component's last log lines to an error about it.
 func describe(p *env.Process, err error) error {
 	return fmt.Errorf("%w\nlast lines of %s:\n%s", err, p.LogPath, p.LogTail(15))
+}
+
+// binaryAndPorts finds a component's test binary and n free ports for it.
+func binaryAndPorts(name string, n int) (string, []string, error) {
+	bin, err := env.Binary(name)
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := ports(n)
+	return bin, p, err
 }
