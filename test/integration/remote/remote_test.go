@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -292,5 +293,68 @@ func TestCancellationStopsRemoteCommand(t *testing.T) {
 			t.Fatalf("remote command still running after cancellation: pids %s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// An encrypted key file: the passphrase comes from $KBS_SSH_KEY_PASSPHRASE
+// (or a prompt); without it, the error says how to supply it.
+func TestEncryptedKeyWithPassphrase(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "id_enc")
+	if out, err := exec.Command("cp", cluster.ClientKey, key).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	os.Chmod(key, 0o600)
+	if out, err := exec.Command("ssh-keygen", "-p", "-q", "-N", "open sesame", "-P", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("encrypting the key: %v %s", err, out)
+	}
+	tg := target(cluster.Nodes[0], "root")
+	tg.KeyFile = key
+	t.Setenv("SSH_AUTH_SOCK", "")
+	t.Setenv("KBS_SSH_KEY_PASSPHRASE", "")
+	if _, err := dialer(cluster.KnownHosts).Dial(ctx(t), tg); err == nil || !strings.Contains(err.Error(), "KBS_SSH_KEY_PASSPHRASE") {
+		t.Fatalf("encrypted key without a passphrase: %v", err)
+	}
+	t.Setenv("KBS_SSH_KEY_PASSPHRASE", "open sesame")
+	d := dialer(cluster.KnownHosts)
+	defer d.Close()
+	c, err := d.Dial(ctx(t), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, c, "hostname"); got != cluster.Nodes[0].Name {
+		t.Fatalf("hostname %q", got)
+	}
+}
+
+// With no key file at all, the keys of a running ssh-agent are used.
+func TestSSHAgent(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { agent.Process.Kill(); agent.Wait() }()
+	for i := 0; i < 50; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", cluster.ClientKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v %s", err, out)
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	d := dialer(cluster.KnownHosts)
+	defer d.Close()
+	tg := target(cluster.Nodes[1], "root")
+	tg.KeyFile = ""
+	c, err := d.Dial(ctx(t), tg)
+	if err != nil {
+		t.Fatalf("dial with the agent's key: %v", err)
+	}
+	if got := mustRun(t, c, "hostname"); got != cluster.Nodes[1].Name {
+		t.Fatalf("hostname %q", got)
 	}
 }
