@@ -39,6 +39,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdCompletion(streams),
 		NewCmdInit(streams),
 		NewCmdUser(configFlags, streams),
+		NewCmdInspect(configFlags, streams),
 	)
 	return root
 }

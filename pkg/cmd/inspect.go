@@ -1,0 +1,179 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-kbs/kbs/pkg/inspect"
+)
+
+// InspectOptions is shared by the inspect views. Inspect only reads.
+type InspectOptions struct {
+	Output      string
+	ShowSecrets bool
+
+	flags  *genericclioptions.ConfigFlags
+	client kubernetes.Interface
+	anon   kubernetes.Interface
+	genericiooptions.IOStreams
+}
+
+// NewCmdInspect is the `inspect` command group.
+func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "Show what kubeadm created in a live cluster",
+		Long:  templates.LongDesc(`Read what kubeadm created — the stored configuration, bootstrap tokens and their signatures — and report it. Inspect never changes the cluster.`),
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newInspectView(f, streams, "kubeadm-config", "The stored kubeadm ClusterConfiguration, with kubelet and kube-proxy summaries",
+			`kubectl kbs inspect kubeadm-config -o yaml`, (*InspectOptions).kubeadmConfig),
+		newInspectView(f, streams, "tokens", "Bootstrap tokens matched against cluster-info's signatures",
+			`kubectl kbs inspect tokens --show-secrets`, (*InspectOptions).tokens),
+	)
+	return cmd
+}
+
+func newInspectView(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, name, short, example string, run func(*InspectOptions, context.Context) error) *cobra.Command {
+	o := &InspectOptions{flags: f, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     name,
+		Short:   short,
+		Long:    templates.LongDesc(short + ". A table by default; -o json or yaml with stable field names for scripts."),
+		Example: templates.Examples("\n" + example),
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			return run(o, cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
+	if name == "tokens" {
+		cmd.Flags().BoolVar(&o.ShowSecrets, "show-secrets", false, "Show token secrets (otherwise masked)")
+	}
+	return cmd
+}
+
+func (o *InspectOptions) complete() error {
+	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or omit -o", o.Output)
+	}
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	o.anon, err = kubernetes.NewForConfig(rest.AnonymousClientConfig(cfg))
+	return err
+}
+
+// structured prints v as JSON or YAML; false when a table is wanted.
+func (o *InspectOptions) structured(v any) (bool, error) {
+	switch o.Output {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return true, err
+		}
+		_, err = fmt.Fprintln(o.Out, string(b))
+		return true, err
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = o.Out.Write(b)
+		return true, err
+	}
+	return false, nil
+}
+
+func (o *InspectOptions) kubeadmConfig(ctx context.Context) error {
+	c, err := inspect.ReadKubeadmConfig(ctx, o.client)
+	if err != nil {
+		return err
+	}
+	if done, err := o.structured(c); done {
+		return err
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(w, "%s\t%s\n", k, v) }
+	row("apiVersion", c.APIVersion)
+	if c.Outdated != "" {
+		row("WARNING", c.Outdated)
+	}
+	row("kubernetesVersion", c.KubernetesVersion)
+	row("controlPlaneEndpoint", c.ControlPlaneEndpoint)
+	row("etcd", etcdLine(c.Etcd))
+	writeMap(w, "networking.", c.Networking)
+	row("apiServer.certSANs", strings.Join(c.CertSANs, ", "))
+	for _, comp := range sortedKeys(c.ExtraArgs) {
+		row(comp+".extraArgs", strings.Join(c.ExtraArgs[comp], " "))
+	}
+	writeMap(w, "kubelet.", c.Kubelet)
+	writeMap(w, "kubeProxy.", c.KubeProxy)
+	return w.Flush()
+}
+
+func etcdLine(e inspect.EtcdConfig) string {
+	if e.Mode == "external" {
+		return fmt.Sprintf("external %s (ca %s, cert %s, key %s)", strings.Join(e.Endpoints, ","), e.CAFile, e.CertFile, e.KeyFile)
+	}
+	return "local (stacked) " + e.DataDir
+}
+
+func writeMap(w io.Writer, prefix string, m map[string]string) {
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(w, "%s%s\t%s\n", prefix, k, m[k])
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (o *InspectOptions) tokens(ctx context.Context) error {
+	t, err := inspect.ReadTokens(ctx, o.client, o.anon, o.ShowSecrets, time.Now())
+	if err != nil {
+		return err
+	}
+	if done, err := o.structured(t); done {
+		return err
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TOKEN\tTTL\tUSAGES\tEXTRA GROUPS\tSIGNED\tPROBLEMS")
+	for _, tk := range t.Tokens {
+		fmt.Fprintf(w, "%s.%s\t%s\t%s\t%s\t%v\t%s\n", tk.ID, tk.Secret, tk.TTL, strings.Join(tk.Usages, ","),
+			strings.Join(tk.ExtraGroups, ","), tk.Signed, strings.Join(tk.Problems, "; "))
+	}
+	w.Flush()
+	fmt.Fprintf(o.Out, "cluster-info: %s\n", t.ClusterInfo)
+	for _, id := range t.OrphanSignatures {
+		fmt.Fprintf(o.Out, "orphan signature: cluster-info is signed for token %s, which no longer exists\n", id)
+	}
+	return nil
+}
