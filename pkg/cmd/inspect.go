@@ -45,6 +45,10 @@ func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			`kubectl kbs inspect kubeadm-config -o yaml`, (*InspectOptions).kubeadmConfig),
 		newInspectView(f, streams, "tokens", "Bootstrap tokens matched against cluster-info's signatures",
 			`kubectl kbs inspect tokens --show-secrets`, (*InspectOptions).tokens),
+		newInspectView(f, streams, "static-pods", "The control-plane static pods: image, state, flags, probes, mounts",
+			`kubectl kbs inspect static-pods -o json`, (*InspectOptions).staticPods),
+		newInspectView(f, streams, "drift", "Where the running control plane differs from its kubeadm-config",
+			`kubectl kbs inspect drift`, (*InspectOptions).drift),
 	)
 	return cmd
 }
@@ -176,4 +180,70 @@ func (o *InspectOptions) tokens(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "orphan signature: cluster-info is signed for token %s, which no longer exists\n", id)
 	}
 	return nil
+}
+
+func (o *InspectOptions) staticPods(ctx context.Context) error {
+	cfg, _ := inspect.ReadKubeadmConfig(ctx, o.client) // optional: marks extraArgs
+	pods, err := inspect.ReadStaticPods(ctx, o.client, cfg)
+	if err != nil {
+		return err
+	}
+	if done, err := o.structured(map[string]any{"staticPods": pods}); done {
+		return err
+	}
+	if len(pods) == 0 {
+		fmt.Fprintln(o.Out, "no control-plane pods (kube-system, tier=control-plane): is this a kubeadm cluster whose kubelets run?")
+		return nil
+	}
+	for _, p := range pods {
+		fmt.Fprintf(o.Out, "%s on %s: %s, %s, %d restarts, hostNetwork=%v, priorityClass=%s, requests %v\n",
+			p.Component, p.Node, p.Image, p.Phase, p.Restarts, p.HostNetwork, p.PriorityClass, p.Requests)
+		for _, pr := range p.Probes {
+			fmt.Fprintf(o.Out, "  probe %s: %s://%s:%s%s every %ds (timeout %ds, %d failures)\n", pr.Kind, strings.ToLower(pr.Scheme), pr.Host, pr.Port, pr.Path, pr.PeriodSeconds, pr.TimeoutSeconds, pr.FailureThreshold)
+		}
+		for _, m := range p.Mounts {
+			ro := "rw"
+			if m.ReadOnly {
+				ro = "ro"
+			}
+			fmt.Fprintf(o.Out, "  mount %s -> %s (%s)\n", m.HostPath, m.MountPath, ro)
+		}
+		for _, f := range p.Flags {
+			mark := ""
+			if f.FromConfig {
+				mark = "   (extraArgs)"
+			}
+			fmt.Fprintf(o.Out, "  --%s=%s%s\n", f.Name, f.Value, mark)
+		}
+	}
+	return nil
+}
+
+func (o *InspectOptions) drift(ctx context.Context) error {
+	cfg, err := inspect.ReadKubeadmConfig(ctx, o.client)
+	if err != nil {
+		return err
+	}
+	pods, err := inspect.ReadStaticPods(ctx, o.client, cfg)
+	if err != nil {
+		return err
+	}
+	drift := inspect.FindDrift(cfg, pods)
+	if done, err := o.structured(map[string]any{"drift": drift}); done || err != nil {
+		if err == nil && len(drift) > 0 {
+			err = fmt.Errorf("%d differences between kubeadm-config and the running control plane", len(drift))
+		}
+		return err
+	}
+	if len(drift) == 0 {
+		fmt.Fprintf(o.Out, "no drift: %d control-plane pods run what kubeadm-config says\n", len(pods))
+		return nil
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NODE\tCOMPONENT\tSETTING\tKUBEADM-CONFIG\tLIVE")
+	for _, d := range drift {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", d.Node, d.Component, d.Setting, d.Config, d.Live)
+	}
+	w.Flush()
+	return fmt.Errorf("%d differences between kubeadm-config and the running control plane", len(drift))
 }

@@ -24,27 +24,40 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
 	"github.com/kubectl-kbs/kbs/test/controlplane"
 	"github.com/kubectl-kbs/kbs/test/env"
+	"github.com/kubectl-kbs/kbs/test/nodes"
 )
 
-var cp *controlplane.ControlPlane
+var (
+	cp      *controlplane.ControlPlane
+	cluster *nodes.Cluster
+)
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
 	cp, err = controlplane.Start(ctx)
-	cancel()
+	if err == nil {
+		cluster, err = nodes.Boot(ctx, nodes.Options{Count: 1, Prefix: "insp"})
+	}
 	if err == nil {
 		err = runKubeadm()
 	}
+	if err == nil {
+		err = createControlPlanePods(ctx)
+	}
+	cancel()
+	code := 1
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		if cp != nil {
-			cp.Stop()
-		}
-		os.Exit(1)
+	} else {
+		code = m.Run()
 	}
-	code := m.Run()
-	cp.Stop()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	if cp != nil {
+		cp.Stop()
+	}
 	os.Exit(code)
 }
 
@@ -61,7 +74,27 @@ func runKubeadm() error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := filepath.Join(dir, "kubeadm.yaml")
-	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
+	err = os.WriteFile(cfg, []byte(kubeadmConfig()), 0o600)
+	if err != nil {
+		return err
+	}
+	for _, args := range [][]string{
+		{"init", "phase", "upload-config", "kubeadm", "--config", cfg},
+		{"init", "phase", "upload-config", "kubelet", "--config", cfg},
+		{"init", "phase", "bootstrap-token", "--config", cfg},
+		{"token", "create", "--ttl", "30m"},
+	} {
+		out, err := exec.Command(kubeadm, append(args, "--kubeconfig", cp.AdminKubeconfig)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("kubeadm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// kubeadmConfig is the cluster's configuration, as an operator would give it.
+func kubeadmConfig() string {
+	return fmt.Sprintf(`apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
 - token: abcdef.0123456789abcdef
@@ -83,22 +116,7 @@ apiServer:
   certSANs: [master-0]
   extraArgs:
   - {name: audit-log-maxage, value: "7"}
-`, cp.EtcdURL)), 0o600)
-	if err != nil {
-		return err
-	}
-	for _, args := range [][]string{
-		{"init", "phase", "upload-config", "kubeadm", "--config", cfg},
-		{"init", "phase", "upload-config", "kubelet", "--config", cfg},
-		{"init", "phase", "bootstrap-token", "--config", cfg},
-		{"token", "create", "--ttl", "30m"},
-	} {
-		out, err := exec.Command(kubeadm, append(args, "--kubeconfig", cp.AdminKubeconfig)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("kubeadm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	return nil
+`, cp.EtcdURL)
 }
 
 func kbs(t *testing.T, args ...string) (string, error) {
@@ -175,12 +193,25 @@ func TestTokensFromRealKubeadm(t *testing.T) {
 	}
 }
 
-// Objects missing or access revoked: clear messages, no stack traces. Runs
-// last: it removes what the other tests read.
-func TestZMissingObjects(t *testing.T) {
+// Objects missing or access revoked: clear messages, no stack traces. What
+// it removes is put back, so other tests do not depend on running first.
+func TestMissingObjects(t *testing.T) {
 	cs := kubernetes.NewForConfigOrDie(cp.AdminConfig)
 	ctx := context.Background()
-	if err := cs.RbacV1().RoleBindings("kube-public").Delete(ctx, "kubeadm:bootstrap-signer-clusterinfo", metav1.DeleteOptions{}); err != nil {
+	rb, err := cs.RbacV1().RoleBindings("kube-public").Get(ctx, "kubeadm:bootstrap-signer-clusterinfo", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		rb.ResourceVersion, cm.ResourceVersion = "", ""
+		cs.RbacV1().RoleBindings("kube-public").Create(ctx, rb, metav1.CreateOptions{})
+		cs.CoreV1().ConfigMaps("kube-system").Create(ctx, cm, metav1.CreateOptions{})
+	}()
+	if err := cs.RbacV1().RoleBindings("kube-public").Delete(ctx, rb.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := kbs(t, "inspect", "tokens")
