@@ -25,6 +25,7 @@ import (
 type InspectOptions struct {
 	Output      string
 	ShowSecrets bool
+	WarnWithin  string
 
 	flags  *genericclioptions.ConfigFlags
 	client kubernetes.Interface
@@ -49,6 +50,8 @@ func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			`kubectl kbs inspect static-pods -o json`, (*InspectOptions).staticPods),
 		newInspectView(f, streams, "drift", "Where the running control plane differs from its kubeadm-config",
 			`kubectl kbs inspect drift`, (*InspectOptions).drift),
+		newInspectView(f, streams, "certs", "Certificates the cluster depends on, soonest expiry first; exits non-zero when one expires within --warn-within",
+			`kubectl kbs inspect certs --warn-within 30d`, (*InspectOptions).certs),
 	)
 	return cmd
 }
@@ -69,8 +72,11 @@ func newInspectView(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
-	if name == "tokens" {
+	switch name {
+	case "tokens":
 		cmd.Flags().BoolVar(&o.ShowSecrets, "show-secrets", false, "Show token secrets (otherwise masked)")
+	case "certs":
+		cmd.Flags().StringVar(&o.WarnWithin, "warn-within", "30d", "Fail when a certificate expires within this window (30d, 720h)")
 	}
 	return cmd
 }
@@ -246,4 +252,45 @@ func (o *InspectOptions) drift(ctx context.Context) error {
 	}
 	w.Flush()
 	return fmt.Errorf("%d differences between kubeadm-config and the running control plane", len(drift))
+}
+
+func (o *InspectOptions) certs(ctx context.Context) error {
+	warn, err := inspect.ParseWindow(o.WarnWithin)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	certs, err := inspect.ReadCerts(ctx, o.client, cfg, warn, time.Now())
+	if err != nil {
+		return err
+	}
+	expiring := 0
+	for _, c := range certs {
+		if c.Expiring {
+			expiring++
+		}
+	}
+	done, err := o.structured(map[string]any{"certificates": certs})
+	if err != nil {
+		return err
+	}
+	if !done {
+		w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "CERTIFICATE\tSUBJECT\tEXPIRES\tREMAINING\tSOURCE")
+		for _, c := range certs {
+			mark := ""
+			if c.Expiring {
+				mark = "  <- within " + o.WarnWithin
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s%s\t%s\n", c.Name, c.Info.Subject, c.Info.NotAfter.Format(time.RFC3339), c.Remaining, mark, c.Source)
+		}
+		w.Flush()
+	}
+	if expiring > 0 {
+		return fmt.Errorf("%d certificates expire within %s", expiring, o.WarnWithin)
+	}
+	return nil
 }
