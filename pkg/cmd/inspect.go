@@ -50,6 +50,8 @@ func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			`kubectl kbs inspect static-pods -o json`, (*InspectOptions).staticPods),
 		newInspectView(f, streams, "drift", "Where the running control plane differs from its kubeadm-config",
 			`kubectl kbs inspect drift`, (*InspectOptions).drift),
+		newInspectView(f, streams, "rbac", "kubeadm's RBAC objects (present, missing, changed) and who holds cluster-admin",
+			`kubectl kbs inspect rbac`, (*InspectOptions).rbac),
 		newInspectView(f, streams, "certs", "Certificates the cluster depends on, soonest expiry first; exits non-zero when one expires within --warn-within",
 			`kubectl kbs inspect certs --warn-within 30d`, (*InspectOptions).certs),
 	)
@@ -292,5 +294,32 @@ func (o *InspectOptions) certs(ctx context.Context) error {
 	if expiring > 0 {
 		return fmt.Errorf("%d certificates expire within %s", expiring, o.WarnWithin)
 	}
+	return nil
+}
+
+func (o *InspectOptions) rbac(ctx context.Context) error {
+	rep, err := inspect.ReadRBAC(ctx, o.client)
+	if err != nil {
+		return err
+	}
+	if done, err := o.structured(rep); done {
+		return err
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "KUBEADM OBJECT\tSTATUS\tPURPOSE")
+	for _, e := range rep.Expected {
+		name := e.Kind + "/" + strings.TrimPrefix(e.Namespace+"/", "/") + e.Name
+		status := e.Status
+		if e.Detail != "" {
+			status += " (" + e.Detail + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", name, status, e.Purpose)
+	}
+	fmt.Fprintln(w, "\nCLUSTER-ADMIN\tVIA\t")
+	for _, a := range rep.Admins {
+		fmt.Fprintf(w, "%s\t%s\t\n", a.Subject, a.Via)
+	}
+	w.Flush()
+	fmt.Fprintln(o.Out, "system:masters:", rep.Masters)
 	return nil
 }
