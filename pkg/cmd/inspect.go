@@ -35,11 +35,25 @@ type InspectOptions struct {
 
 // NewCmdInspect is the `inspect` command group.
 func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InspectOptions{flags: f, IOStreams: streams, WarnWithin: "30d"}
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show what kubeadm created in a live cluster",
-		Long:  templates.LongDesc(`Read what kubeadm created — the stored configuration, bootstrap tokens and their signatures — and report it. Inspect never changes the cluster.`),
-		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		Long: templates.LongDesc(`
+			Read what kubeadm created — the stored configuration, the control-plane static
+			pods, bootstrap tokens and their signatures, kubeadm's RBAC, certificates — and
+			where the running cluster drifted from its configuration. Without a view, a
+			one-screen summary of all of them. Inspect never changes the cluster.`),
+		Example: templates.Examples(`
+			# Everything at a glance
+			kubectl kbs inspect`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			return o.summary(cmd.Context())
+		},
 	}
 	cmd.AddCommand(
 		newInspectView(f, streams, "kubeadm-config", "The stored kubeadm ClusterConfiguration, with kubelet and kube-proxy summaries",
@@ -321,5 +335,62 @@ func (o *InspectOptions) rbac(ctx context.Context) error {
 	}
 	w.Flush()
 	fmt.Fprintln(o.Out, "system:masters:", rep.Masters)
+	return nil
+}
+
+// summary is one line or so per view; problems first-class, details behind
+// the views' own commands.
+func (o *InspectOptions) summary(ctx context.Context) error {
+	line := func(view, format string, args ...any) {
+		fmt.Fprintf(o.Out, "%-15s "+format+"\n", append([]any{view}, args...)...)
+	}
+	cfg, err := inspect.ReadKubeadmConfig(ctx, o.client)
+	if err != nil {
+		line("kubeadm-config", "%v", err)
+	} else {
+		line("kubeadm-config", "%s, %s, endpoint %s, etcd %s, pods %s, services %s", cfg.APIVersion, cfg.KubernetesVersion,
+			cfg.ControlPlaneEndpoint, cfg.Etcd.Mode, cfg.Networking["podSubnet"], cfg.Networking["serviceSubnet"])
+	}
+	if pods, err := inspect.ReadStaticPods(ctx, o.client, cfg); err != nil {
+		line("static-pods", "%v", err)
+	} else {
+		var parts []string
+		for _, p := range pods {
+			parts = append(parts, fmt.Sprintf("%s@%s %s %s", p.Component, p.Node, p.Version, p.Phase))
+		}
+		line("static-pods", "%d: %s", len(pods), strings.Join(parts, ", "))
+		if cfg != nil {
+			line("drift", "%d differences (kubectl kbs inspect drift)", len(inspect.FindDrift(cfg, pods)))
+		}
+	}
+	if t, err := inspect.ReadTokens(ctx, o.client, o.anon, false, time.Now()); err != nil {
+		line("tokens", "%v", err)
+	} else {
+		problems := len(t.OrphanSignatures)
+		for _, tk := range t.Tokens {
+			problems += len(tk.Problems)
+		}
+		line("tokens", "%d bootstrap tokens, %d problems; cluster-info %s", len(t.Tokens), problems, t.ClusterInfo)
+	}
+	if r, err := inspect.ReadRBAC(ctx, o.client); err != nil {
+		line("rbac", "%v", err)
+	} else {
+		var off []string
+		for _, e := range r.Expected {
+			if e.Status != "present" {
+				off = append(off, e.Name+" "+e.Status)
+			}
+		}
+		line("rbac", "%d of %d kubeadm objects as expected %v; %d cluster-admin subjects", len(r.Expected)-len(off), len(r.Expected), off, len(r.Admins))
+	}
+	rc, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	if certs, err := inspect.ReadCerts(ctx, o.client, rc, 30*24*time.Hour, time.Now()); err != nil {
+		line("certs", "%v", err)
+	} else if len(certs) > 0 {
+		line("certs", "%d checked; soonest: %s %s in %s", len(certs), certs[0].Name, certs[0].Info.CommonName, certs[0].Remaining)
+	}
 	return nil
 }

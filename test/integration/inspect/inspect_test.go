@@ -225,3 +225,15 @@ func TestMissingObjects(t *testing.T) {
 		t.Errorf("missing kubeadm-config: %v", err)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	out, err := kbs(t, "inspect")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"kubeadm-config  kubeadm.k8s.io/v1beta4, v1.37.2", "static-pods     3:", "drift ", "tokens          2 bootstrap tokens", "rbac ", "certs "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
