@@ -105,7 +105,7 @@ func (o *InspectOptions) complete() error {
 	if err != nil {
 		return err
 	}
-	if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+	if o.client, err = newClient(o.flags); err != nil {
 		return err
 	}
 	o.anon, err = kubernetes.NewForConfig(rest.AnonymousClientConfig(cfg))

@@ -20,6 +20,8 @@ import (
 
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/kubectl-kbs/kbs/test/controlplane"
 	"github.com/kubectl-kbs/kbs/test/nodes"
 )
@@ -99,4 +101,12 @@ func addFanoutAddresses(ctx context.Context) error {
 	}
 	fanoutKeys = filepath.Join(cluster.Run.Path, "known_hosts_fanout")
 	return os.WriteFile(fanoutKeys, []byte(known.String()), 0o600)
+}
+
+// withQPS is the admin config without client-side rate limits, for filling
+// the API server quickly.
+func withQPS(cp *controlplane.ControlPlane) *rest.Config {
+	cfg := rest.CopyConfig(cp.AdminConfig)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	return cfg
 }
