@@ -159,7 +159,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	dialer := &remote.Dialer{
 		HostKeys: &remote.HostKeys{Files: o.KnownHosts, AcceptNew: o.AcceptNewKeys,
 			Log: func(f string, a ...any) { fmt.Fprintf(o.ErrOut, "[ssh] "+f+"\n", a...) }},
-		Credentials: remote.Credentials{Passphrase: o.prompt("passphrase for %s: "), SudoPassword: o.prompt("sudo password on %s: ")},
+		Credentials: remote.Credentials{Passphrase: secretPrompt(o.IOStreams, "passphrase for %s: "), SudoPassword: secretPrompt(o.IOStreams, "sudo password on %s: ")},
 	}
 	defer dialer.Close()
 	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json"}
@@ -185,17 +185,17 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// prompt reads a secret from the terminal, or returns nil when stdin is not
-// one (then only the environment can supply it).
-func (o *InitOptions) prompt(format string) func(string) ([]byte, error) {
-	f, ok := o.In.(*os.File)
+// secretPrompt reads a secret from the terminal, or returns nil when stdin
+// is not one (then only the environment can supply it).
+func secretPrompt(s genericiooptions.IOStreams, format string) func(string) ([]byte, error) {
+	f, ok := s.In.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return func(what string) ([]byte, error) {
-		fmt.Fprintf(o.ErrOut, format, what)
+		fmt.Fprintf(s.ErrOut, format, what)
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(o.ErrOut)
+		fmt.Fprintln(s.ErrOut)
 		return b, err
 	}
 }

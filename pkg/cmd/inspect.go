@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
 
 // InspectOptions is shared by the inspect views. Inspect only reads.
@@ -26,6 +27,11 @@ type InspectOptions struct {
 	Output      string
 	ShowSecrets bool
 	WarnWithin  string
+	// -f: also read each host's PKI over SSH.
+	SpecFile    string
+	ClusterName string
+	KnownHosts  []string
+	Parallel    int
 
 	flags  *genericclioptions.ConfigFlags
 	client kubernetes.Interface
@@ -93,6 +99,10 @@ func newInspectView(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		cmd.Flags().BoolVar(&o.ShowSecrets, "show-secrets", false, "Show token secrets (otherwise masked)")
 	case "certs":
 		cmd.Flags().StringVar(&o.WarnWithin, "warn-within", "30d", "Fail when a certificate expires within this window (30d, 720h)")
+		cmd.Flags().StringVarP(&o.SpecFile, "filename", "f", "", "Cluster spec: also read every host's PKI over SSH (/etc/kubernetes/pki, etcd, kubelet, kubeconfigs)")
+		cmd.Flags().StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
+		cmd.Flags().StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
+		cmd.Flags().IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to read at once")
 	}
 	return cmd
 }
@@ -270,47 +280,7 @@ func (o *InspectOptions) drift(ctx context.Context) error {
 	return fmt.Errorf("%d differences between kubeadm-config and the running control plane", len(drift))
 }
 
-func (o *InspectOptions) certs(ctx context.Context) error {
-	warn, err := inspect.ParseWindow(o.WarnWithin)
-	if err != nil {
-		return err
-	}
-	cfg, err := o.flags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	certs, err := inspect.ReadCerts(ctx, o.client, cfg, warn, time.Now())
-	if err != nil {
-		return err
-	}
-	expiring := 0
-	for _, c := range certs {
-		if c.Expiring {
-			expiring++
-		}
-	}
-	done, err := o.structured(map[string]any{"certificates": certs})
-	if err != nil {
-		return err
-	}
-	if !done {
-		w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "CERTIFICATE\tSUBJECT\tEXPIRES\tREMAINING\tSOURCE")
-		for _, c := range certs {
-			mark := ""
-			if c.Expiring {
-				mark = "  <- within " + o.WarnWithin
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s%s\t%s\n", c.Name, c.Info.Subject, c.Info.NotAfter.Format(time.RFC3339), c.Remaining, mark, c.Source)
-		}
-		w.Flush()
-	}
-	if expiring > 0 {
-		return fmt.Errorf("%d certificates expire within %s", expiring, o.WarnWithin)
-	}
-	return nil
-}
-
+// readNodeCerts reads the PKI of every host of the spec over SSH.
 func (o *InspectOptions) rbac(ctx context.Context) error {
 	rep, err := inspect.ReadRBAC(ctx, o.client)
 	if err != nil {
@@ -340,57 +310,3 @@ func (o *InspectOptions) rbac(ctx context.Context) error {
 
 // summary is one line or so per view; problems first-class, details behind
 // the views' own commands.
-func (o *InspectOptions) summary(ctx context.Context) error {
-	line := func(view, format string, args ...any) {
-		fmt.Fprintf(o.Out, "%-15s "+format+"\n", append([]any{view}, args...)...)
-	}
-	cfg, err := inspect.ReadKubeadmConfig(ctx, o.client)
-	if err != nil {
-		line("kubeadm-config", "%v", err)
-	} else {
-		line("kubeadm-config", "%s, %s, endpoint %s, etcd %s, pods %s, services %s", cfg.APIVersion, cfg.KubernetesVersion,
-			cfg.ControlPlaneEndpoint, cfg.Etcd.Mode, cfg.Networking["podSubnet"], cfg.Networking["serviceSubnet"])
-	}
-	if pods, err := inspect.ReadStaticPods(ctx, o.client, cfg); err != nil {
-		line("static-pods", "%v", err)
-	} else {
-		var parts []string
-		for _, p := range pods {
-			parts = append(parts, fmt.Sprintf("%s@%s %s %s", p.Component, p.Node, p.Version, p.Phase))
-		}
-		line("static-pods", "%d: %s", len(pods), strings.Join(parts, ", "))
-		if cfg != nil {
-			line("drift", "%d differences (kubectl kbs inspect drift)", len(inspect.FindDrift(cfg, pods)))
-		}
-	}
-	if t, err := inspect.ReadTokens(ctx, o.client, o.anon, false, time.Now()); err != nil {
-		line("tokens", "%v", err)
-	} else {
-		problems := len(t.OrphanSignatures)
-		for _, tk := range t.Tokens {
-			problems += len(tk.Problems)
-		}
-		line("tokens", "%d bootstrap tokens, %d problems; cluster-info %s", len(t.Tokens), problems, t.ClusterInfo)
-	}
-	if r, err := inspect.ReadRBAC(ctx, o.client); err != nil {
-		line("rbac", "%v", err)
-	} else {
-		var off []string
-		for _, e := range r.Expected {
-			if e.Status != "present" {
-				off = append(off, e.Name+" "+e.Status)
-			}
-		}
-		line("rbac", "%d of %d kubeadm objects as expected %v; %d cluster-admin subjects", len(r.Expected)-len(off), len(r.Expected), off, len(r.Admins))
-	}
-	rc, err := o.flags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	if certs, err := inspect.ReadCerts(ctx, o.client, rc, 30*24*time.Hour, time.Now()); err != nil {
-		line("certs", "%v", err)
-	} else if len(certs) > 0 {
-		line("certs", "%d checked; soonest: %s %s in %s", len(certs), certs[0].Name, certs[0].Info.CommonName, certs[0].Remaining)
-	}
-	return nil
-}

@@ -104,6 +104,30 @@ func TestInitFlow(t *testing.T) {
 	})
 }
 
+// inspect certs -f reads every host's PKI over SSH (certificates only),
+// even with the API server down, and its window works for cron.
+func TestInspectNodeCerts(t *testing.T) {
+	path := spec(t, "one", map[int]string{0: kbscluster.RoleEtcd, 1: kbscluster.RoleControlPlane, 2: kbscluster.RoleWorker, 3: kbscluster.RoleWorker})
+	state := filepath.Join(t.TempDir(), "state")
+	mustKbs(t, initArgs(path, state, "--skip-phases", "kubeadm-config")...)
+	kc := filepath.Join(t.TempDir(), "down.kubeconfig")
+	os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\ncurrent-context: c\n"), 0o600)
+	args := []string{"inspect", "certs", "-f", path, "--known-hosts", cluster.KnownHosts, "--kubeconfig", kc}
+	out, errOut := mustKbs(t, append(args, "--warn-within", "30d")...)
+	for _, want := range []string{"b-0   /etc/etcd/pki/server.crt", "b-0   /etc/etcd/pki/ca.crt", "b-1   /etc/kubernetes/pki/apiserver-etcd-client.crt", "CN=etcd-ca"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("node certificates lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "PRIVATE KEY") || !strings.Contains(errOut, "reading the hosts only") {
+		t.Errorf("output: %s\nprogress: %s", out, errOut)
+	}
+	var e bytes.Buffer
+	if _, err := kbs(context.Background(), &e, append(args, "--warn-within", "43801h")...); err == nil || !strings.Contains(err.Error(), "expire within 43801h") {
+		t.Fatalf("a window longer than the certificates: %v", err)
+	}
+}
+
 func TestThreeMemberEtcd(t *testing.T) {
 	path := spec(t, "three", map[int]string{0: kbscluster.RoleControlPlane, 1: kbscluster.RoleEtcd, 2: kbscluster.RoleEtcd, 3: kbscluster.RoleEtcd})
 	state := filepath.Join(t.TempDir(), "state")

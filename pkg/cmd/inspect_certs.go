@@ -1,0 +1,108 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/inspect"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+)
+
+func (o *InspectOptions) certs(ctx context.Context) error {
+	warn, err := inspect.ParseWindow(o.WarnWithin)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	certs, err := inspect.ReadCerts(ctx, o.client, cfg, warn, time.Now())
+	if err != nil {
+		if o.SpecFile == "" {
+			return err
+		}
+		// With -f the hosts are the point; a down API server is no reason
+		// not to read them.
+		fmt.Fprintf(o.ErrOut, "warning: %v; reading the hosts only\n", err)
+	}
+	var nodes []inspect.NodeCert
+	if o.SpecFile != "" {
+		if nodes, err = o.readNodeCerts(ctx, warn); err != nil {
+			return err
+		}
+	}
+	expiring := 0
+	for _, c := range certs {
+		if c.Expiring {
+			expiring++
+		}
+	}
+	for _, c := range nodes {
+		if c.Expiring {
+			expiring++
+		}
+	}
+	done, err := o.structured(map[string]any{"certificates": certs, "nodeCertificates": nodes})
+	if err != nil {
+		return err
+	}
+	if !done {
+		o.printCerts(certs)
+		o.printNodeCerts(nodes)
+	}
+	if expiring > 0 {
+		return fmt.Errorf("%d certificates expire within %s", expiring, o.WarnWithin)
+	}
+	return nil
+}
+
+func (o *InspectOptions) printCerts(certs []inspect.Cert) {
+	if len(certs) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CERTIFICATE\tSUBJECT\tEXPIRES\tREMAINING\tSOURCE")
+	for _, c := range certs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s%s\t%s\n", c.Name, c.Info.Subject, c.Info.NotAfter.Format(time.RFC3339), c.Remaining, o.mark(c.Expiring), c.Source)
+	}
+	w.Flush()
+}
+
+func (o *InspectOptions) printNodeCerts(certs []inspect.NodeCert) {
+	if len(certs) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "HOST\tFILE\tSUBJECT\tEXPIRES\tREMAINING\tCA")
+	for _, c := range certs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s%s\t%v\n", c.Host, c.File, c.Subject, c.NotAfter.Format(time.RFC3339), c.Remaining, o.mark(c.Expiring), c.IsCA)
+	}
+	w.Flush()
+}
+
+func (o *InspectOptions) mark(expiring bool) string {
+	if expiring {
+		return "  <- within " + o.WarnWithin
+	}
+	return ""
+}
+
+func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) ([]inspect.NodeCert, error) {
+	spec, err := cluster.LoadOne(o.SpecFile, o.ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	var hosts []inspect.HostTarget
+	for _, h := range spec.Spec.Hosts {
+		hosts = append(hosts, inspect.HostTarget{Name: h.Name, Target: bootstrap.TargetFor(spec, h)})
+	}
+	d := &remote.Dialer{HostKeys: &remote.HostKeys{Files: o.KnownHosts},
+		Credentials: remote.Credentials{Passphrase: secretPrompt(o.IOStreams, "passphrase for %s: "), SudoPassword: secretPrompt(o.IOStreams, "sudo password on %s: ")}}
+	defer d.Close()
+	return inspect.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
+}
