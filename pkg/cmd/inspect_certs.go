@@ -9,7 +9,9 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/users"
 )
 
 func (o *InspectOptions) certs(ctx context.Context) error {
@@ -30,6 +32,7 @@ func (o *InspectOptions) certs(ctx context.Context) error {
 		// not to read them.
 		fmt.Fprintf(o.ErrOut, "warning: %v; reading the hosts only\n", err)
 	}
+	certs = append(certs, ledgerCerts(ctx, o, warn)...)
 	var nodes []inspect.NodeCert
 	if o.SpecFile != "" {
 		if nodes, err = o.readNodeCerts(ctx, warn); err != nil {
@@ -105,4 +108,22 @@ func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) 
 		Credentials: remote.Credentials{Passphrase: secretPrompt(o.IOStreams, "passphrase for %s: "), SudoPassword: secretPrompt(o.IOStreams, "sudo password on %s: ")}}
 	defer d.Close()
 	return inspect.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
+}
+
+// ledgerCerts are the current certificates of the users kbs issued (from
+// its ledger), so their expiry is watched with the cluster's own.
+func ledgerCerts(ctx context.Context, o *InspectOptions, warn time.Duration) []inspect.Cert {
+	recs, err := users.ListRecords(ctx, o.client)
+	if err != nil {
+		return nil // no ledger, or no right to read it: nothing to add
+	}
+	var out []inspect.Cert
+	now := time.Now()
+	for _, r := range recs {
+		c := r.Current()
+		out = append(out, inspect.Cert{Name: "kbs user " + r.User, Source: "kbs ledger (kube-system/" + users.ObjectName(r.User) + ")",
+			Info:      pki.CertInfo{Subject: "CN=" + r.User, CommonName: r.User, Organizations: r.Groups, Serial: c.Serial, NotBefore: c.NotBefore, NotAfter: c.NotAfter},
+			Remaining: inspect.Remaining(c.NotAfter, now), Expiring: !now.Add(warn).Before(c.NotAfter)})
+	}
+	return out
 }

@@ -36,7 +36,7 @@ func ReadCerts(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, w
 	var out []Cert
 	add := func(name, source string, c *x509.Certificate) {
 		out = append(out, Cert{Name: name, Source: source, Info: pki.Describe(c),
-			Remaining: remaining(c.NotAfter, now), Expiring: pki.ExpiresWithin(c, now, warn)})
+			Remaining: Remaining(c.NotAfter, now), Expiring: pki.ExpiresWithin(c, now, warn)})
 	}
 	chain, err := servingChain(ctx, cfg)
 	if err != nil {
@@ -118,7 +118,8 @@ func ParseWindow(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func remaining(notAfter, now time.Time) string {
+// Remaining is the time left, in days when there are several.
+func Remaining(notAfter, now time.Time) string {
 	d := notAfter.Sub(now)
 	if d <= 0 {
 		return "EXPIRED"

@@ -83,7 +83,7 @@ func parseNodeCerts(host, text string, warn time.Duration, now time.Time) []Node
 		}
 		c := certs[0]
 		out = append(out, NodeCert{Host: host, File: strings.TrimSpace(file), Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-			NotAfter: c.NotAfter, Remaining: remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
+			NotAfter: c.NotAfter, Remaining: Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
 	}
 	return out
 }

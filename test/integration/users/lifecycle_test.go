@@ -65,6 +65,13 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("renewed credentials do not work: %v", err)
 	}
 
+	// inspect certs watches the ledger's certificates with the cluster's own.
+	if out, err := kbs(t, kc, "inspect", "certs", "--warn-within", "1h"); err != nil || !strings.Contains(out, "kbs user lc") {
+		t.Errorf("inspect certs and the ledger: %v\n%s", err, out)
+	}
+	if _, err := kbs(t, kc, "inspect", "certs", "--warn-within", "3h"); err == nil {
+		t.Error("the renewed 2h certificate should be within a 3h window")
+	}
 	out, err = kbs(t, kc, "user", "delete", "lc")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
