@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test environment needs, only when a command
 # is missing: debootstrap (node rootfs), systemd-nspawn (nodes), ip (bridge),
-# nsenter (reaching into nodes). Idempotent; needs root to install.
+# nsenter (reaching into nodes), the OpenSSH client tools (keys, agent, and
+# the benchmark's baseline), git (krew's index), openssl (the users
+# benchmark's manual flow). Idempotent; needs root to install.
 set -euo pipefail
 
 declare -A PKG_FOR=(
@@ -9,6 +11,10 @@ declare -A PKG_FOR=(
   [systemd-nspawn]=systemd-container
   [ip]=iproute2
   [nsenter]=util-linux
+  [ssh-keygen]=openssh-client
+  [ssh-agent]=openssh-client
+  [git]=git
+  [openssl]=openssl
 )
 
 missing=()
@@ -26,4 +32,5 @@ fi
 echo "[install-deps] installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck disable=SC2046 # de-duplicate package names
+apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
