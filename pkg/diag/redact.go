@@ -1,0 +1,169 @@
+// Package diag collects diagnostics from cluster nodes. This file is its
+// redactor: every byte of every source passes through it on the way into a
+// bundle, so secrets in logs never leave the operator's machine.
+package diag
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"sort"
+)
+
+// rule replaces secrets on one line. trigger is a cheap substring test that
+// must match before the regular expression runs: most log lines contain no
+// secret, and skipping the regexp keeps redaction fast.
+type rule struct {
+	name    string
+	trigger []byte
+	re      *regexp.Regexp
+	repl    []byte
+}
+
+var rules = []rule{
+	{"bearer-token", []byte("earer"), regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), []byte("${1}[REDACTED:bearer-token]")},
+	{"jwt", []byte("eyJ"), regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`), []byte("[REDACTED:jwt]")},
+	{"url-password", []byte("://"), regexp.MustCompile(`(://[^:/\s@]+:)[^@\s/]+@`), []byte("${1}[REDACTED:url-password]@")},
+	{"password-field", []byte("ass"), regexp.MustCompile(`(?i)((?:password|passwd)["']?\s*[:=]\s*["']?)[^\s"',;]+`), []byte("${1}[REDACTED:password]")},
+	{"kubeconfig-key", []byte("-data"), regexp.MustCompile(`((?:client-key-data|token-data)["']?\s*:\s*["']?)[A-Za-z0-9+/=]{8,}`), []byte("${1}[REDACTED:kubeconfig-key]")},
+	{"aws-access-key", []byte("AKIA"), regexp.MustCompile(`\bAKIA[0-9A-Z]{16}\b`), []byte("[REDACTED:aws-access-key]")},
+	{"aws-secret-key", []byte("ecret"), regexp.MustCompile(`(?i)(aws_secret_access_key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`), []byte("${1}[REDACTED:aws-secret-key]")},
+	{"gcp-api-key", []byte("AIza"), regexp.MustCompile(`AIza[0-9A-Za-z\-_]{35}`), []byte("[REDACTED:gcp-api-key]")},
+}
+
+const (
+	ruleBootstrapToken = "bootstrap-token"
+	rulePrivateKey     = "private-key"
+)
+
+// Redactor is an io.WriteCloser that redacts line by line into the next
+// writer. It holds at most one line (and the lines of a private key block,
+// which it drops) in memory.
+type Redactor struct {
+	next   io.Writer
+	line   []byte
+	inKey  bool
+	counts map[string]int
+	err    error
+}
+
+// NewRedactor redacts into next.
+func NewRedactor(next io.Writer) *Redactor {
+	return &Redactor{next: next, counts: map[string]int{}}
+}
+
+// Write redacts whole lines as they complete.
+func (r *Redactor) Write(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.line = append(r.line, p...)
+			break
+		}
+		r.line = append(r.line, p[:i+1]...)
+		p = p[i+1:]
+		if err := r.flushLine(); err != nil {
+			r.err = err
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// Close redacts a last line without a newline.
+func (r *Redactor) Close() error {
+	if len(r.line) > 0 && r.err == nil {
+		r.err = r.flushLine()
+	}
+	return r.err
+}
+
+// Counts reports replacements per rule (never the values).
+func (r *Redactor) Counts() map[string]int { return r.counts }
+
+var (
+	beginKey = []byte("-----BEGIN ")
+	endKey   = []byte("-----END ")
+	keyMark  = []byte("PRIVATE KEY-----")
+)
+
+func (r *Redactor) flushLine() error {
+	line := r.line
+	r.line = r.line[:0]
+	if r.inKey {
+		if bytes.Contains(line, endKey) && bytes.Contains(line, keyMark) {
+			r.inKey = false
+		}
+		return nil
+	}
+	if bytes.Contains(line, beginKey) && bytes.Contains(line, keyMark) {
+		r.counts[rulePrivateKey]++
+		r.inKey = !bytes.Contains(line[bytes.Index(line, beginKey)+len(beginKey):], endKey)
+		_, err := r.next.Write([]byte("[REDACTED:private-key]\n"))
+		return err
+	}
+	out := redactBootstrapTokens(line, r.counts)
+	for _, ru := range rules {
+		if !bytes.Contains(out, ru.trigger) {
+			continue
+		}
+		if locs := ru.re.FindAllIndex(out, -1); len(locs) > 0 {
+			r.counts[ru.name] += len(locs)
+			out = ru.re.ReplaceAll(out, ru.repl)
+		}
+	}
+	_, err := r.next.Write(out)
+	return err
+}
+
+// redactBootstrapTokens replaces [a-z0-9]{6}.[a-z0-9]{16} without a
+// regexp: every line has dots, so this check runs on every line.
+func redactBootstrapTokens(line []byte, counts map[string]int) []byte {
+	var out []byte
+	start := 0
+	for i := 6; i+17 <= len(line); i++ {
+		if line[i] != '.' || !tokenChars(line[i-6:i]) || !tokenChars(line[i+1:i+17]) {
+			continue
+		}
+		if (i-7 >= 0 && isTokenChar(line[i-7])) || (i+17 < len(line) && isTokenChar(line[i+17])) {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(line))
+		}
+		out = append(out, line[start:i-6]...)
+		out = append(out, "[REDACTED:bootstrap-token]"...)
+		start = i + 17
+		counts[ruleBootstrapToken]++
+		i += 16
+	}
+	if out == nil {
+		return line
+	}
+	return append(out, line[start:]...)
+}
+
+func tokenChars(b []byte) bool {
+	for _, c := range b {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenChar(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// RuleNames lists every rule, for reports.
+func RuleNames() []string {
+	names := []string{rulePrivateKey, ruleBootstrapToken}
+	for _, r := range rules {
+		names = append(names, r.name)
+	}
+	sort.Strings(names)
+	return names
+}
