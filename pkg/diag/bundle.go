@@ -1,0 +1,152 @@
+package diag
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Source is what the bundle's manifest.json says about one collected source.
+// Field names are stable.
+type Source struct {
+	Node       string         `json:"node"`
+	Name       string         `json:"name"`
+	Path       string         `json:"path"` // inside the bundle
+	Transport  string         `json:"transport"`
+	Status     string         `json:"status"` // ok, failed
+	Bytes      int64          `json:"bytes"`
+	Duration   string         `json:"duration"`
+	Truncated  bool           `json:"truncated,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Redactions map[string]int `json:"redactions,omitempty"`
+}
+
+// Bundle writes a diagnostics bundle as a tar.gz, one folder per node and a
+// manifest.json. Each source is streamed through the redactor into a spool
+// file on disk (tar needs a size before the data), so memory stays flat
+// however large a log is. Safe for concurrent Add calls; entries are
+// written one at a time.
+type Bundle struct {
+	f        *os.File
+	gz       *gzip.Writer
+	tw       *tar.Writer
+	redact   bool
+	maxBytes int64
+
+	mu      sync.Mutex
+	sources []Source
+}
+
+// NewBundle creates the bundle file. maxBytes caps each source (0: no cap);
+// redact is on unless the operator said --no-redact.
+func NewBundle(path string, redact bool, maxBytes int64) (*Bundle, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating bundle: %w", err)
+	}
+	gz := gzip.NewWriter(f)
+	return &Bundle{f: f, gz: gz, tw: tar.NewWriter(gz), redact: redact, maxBytes: maxBytes}, nil
+}
+
+// Add streams one source into NODE/NAME. A source that fails part-way is
+// kept with what arrived, and recorded as failed: one broken source never
+// costs the others.
+func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
+	start := time.Now()
+	src := Source{Node: node, Name: name, Path: path.Join(node, name), Transport: transport, Status: "ok"}
+	spool, err := os.CreateTemp("", "kbs-diag-")
+	if err != nil {
+		return b.record(src, start, err)
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	var sink io.Writer = spool
+	var red *Redactor
+	if b.redact {
+		red = NewRedactor(spool)
+		sink = red
+	}
+	in := r
+	if b.maxBytes > 0 {
+		in = io.LimitReader(r, b.maxBytes)
+	}
+	n, copyErr := io.Copy(sink, in)
+	if b.maxBytes > 0 && n == b.maxBytes && copyErr == nil {
+		var one [1]byte
+		if k, _ := r.Read(one[:]); k > 0 {
+			src.Truncated = true // more was there; the cap keeps bundles bounded
+		}
+	}
+	if red != nil {
+		if err := red.Close(); err != nil && copyErr == nil {
+			copyErr = err
+		}
+		src.Redactions = red.Counts()
+	}
+	if src.Bytes, err = b.writeEntry(src.Path, spool); err != nil {
+		return b.record(src, start, err)
+	}
+	return b.record(src, start, copyErr)
+}
+
+// writeEntry copies the spooled (redacted) source into the archive.
+func (b *Bundle) writeEntry(name string, spool *os.File) (int64, error) {
+	size, err := spool.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, ModTime: time.Now(), Typeflag: tar.TypeReg}
+	if err := b.tw.WriteHeader(hdr); err != nil {
+		return 0, err
+	}
+	_, err = io.CopyN(b.tw, spool, size)
+	return size, err
+}
+
+func (b *Bundle) record(src Source, start time.Time, err error) Source {
+	src.Duration = time.Since(start).Round(time.Millisecond).String()
+	if err != nil {
+		src.Status, src.Error = "failed", err.Error()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sources = append(b.sources, src)
+	return src
+}
+
+// Close writes manifest.json and finishes the archive.
+func (b *Bundle) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	sort.Slice(b.sources, func(i, j int) bool { return b.sources[i].Path < b.sources[j].Path })
+	data, err := json.MarshalIndent(map[string]any{"created": time.Now().UTC(), "redacted": b.redact, "sources": b.sources}, "", "  ")
+	if err != nil {
+		return err
+	}
+	hdr := &tar.Header{Name: "manifest.json", Mode: 0o600, Size: int64(len(data)), ModTime: time.Now(), Typeflag: tar.TypeReg}
+	if err := b.tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	if _, err := b.tw.Write(data); err != nil {
+		return err
+	}
+	if err := b.tw.Close(); err != nil {
+		return err
+	}
+	if err := b.gz.Close(); err != nil {
+		return err
+	}
+	return b.f.Close()
+}
