@@ -77,6 +77,14 @@ func (c *conn) Run(ctx context.Context, cmd string, opts ...RunOption) ([]byte, 
 	return stdout.Bytes(), err
 }
 
+func (c *conn) Stream(ctx context.Context, cmd string, w io.Writer, opts ...RunOption) error {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return c.run(ctx, cmd, &o, w)
+}
+
 func (c *conn) run(ctx context.Context, cmd string, o *runOptions, stdout io.Writer) error {
 	full, stdin, err := c.wrap(ctx, cmd, o)
 	if err != nil {

@@ -38,6 +38,9 @@ type Conn interface {
 	// WriteFile replaces path atomically: a temporary file beside it is
 	// written, given mode and owner, synced and renamed over path.
 	WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string) error
+	// Stream runs a command and copies its standard output into w as it
+	// comes, for outputs too large to hold (logs).
+	Stream(ctx context.Context, cmd string, w io.Writer, opts ...RunOption) error
 	// ReadFile streams path into w.
 	ReadFile(ctx context.Context, path string, w io.Writer) error
 	Close() error

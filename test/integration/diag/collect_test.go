@@ -1,0 +1,114 @@
+//go:build integration
+
+// Package diag_test collects diagnostics from a real systemd node over SSH
+// into a bundle, with a secret planted in a real journald unit.
+package diag_test
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+
+	"github.com/kubectl-kbs/kbs/pkg/diag"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/test/nodes"
+)
+
+var cluster *nodes.Cluster
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var err error
+	cluster, err = nodes.Boot(ctx, nodes.Options{Count: 1, Prefix: "diag"})
+	cancel()
+	code := 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		code = m.Run()
+	}
+	if cluster != nil {
+		cluster.Stop()
+	}
+	os.Exit(code)
+}
+
+func TestCollectNodeOverSSH(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n := cluster.Nodes[0]
+	// A unit named kubelet logs a join command with its token to journald.
+	if out, err := n.Exec(ctx, "systemd-run", "--unit=kubelet", "--wait", "--quiet", "sh", "-c",
+		"echo kubelet starting; echo kubeadm join 10.0.0.20:6443 --token abcdef.0123456789abcdef"); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	d := &remote.Dialer{HostKeys: &remote.HostKeys{Files: []string{cluster.KnownHosts}}, SSHConfig: &ssh_config.Config{}}
+	defer d.Close()
+	conn, err := d.Dial(ctx, remote.Target{Name: n.Name, Address: n.IP.String(), User: "root", KeyFile: cluster.ClientKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	b, err := diag.NewBundle(path, true, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := diag.CollectNode(ctx, conn, n.Name, "worker", b, diag.Options{Since: "1 hour ago"})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) > 0 {
+		t.Errorf("failed sources: %+v", failed)
+	}
+	files := read(t, path)
+	kubelet := files[n.Name+"/journal/kubelet.log"]
+	if !strings.Contains(kubelet, "kubelet starting") || !strings.Contains(kubelet, "[REDACTED:bootstrap-token]") || strings.Contains(kubelet, "0123456789abcdef") {
+		t.Errorf("kubelet journal in the bundle:\n%s", kubelet)
+	}
+	if !strings.Contains(files[n.Name+"/listening-ports.txt"], ":22") || !strings.Contains(files[n.Name+"/timedatectl.txt"], "Local time") {
+		t.Errorf("ports %q\ntime %q", files[n.Name+"/listening-ports.txt"], files[n.Name+"/timedatectl.txt"])
+	}
+	if _, ok := files[n.Name+"/journal/etcd.log"]; ok {
+		t.Error("a worker's bundle has the etcd-only source")
+	}
+	var m struct{ Sources []diag.Source }
+	if err := json.Unmarshal([]byte(files["manifest.json"]), &m); err != nil || len(m.Sources) == 0 {
+		t.Fatalf("manifest: %v", err)
+	}
+}
+
+func read(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	out := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		out[h.Name] = string(b)
+	}
+}
