@@ -156,11 +156,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	if o.DryRun || o.Output == "json" {
 		out = o.Out // the plan, or the event stream, is the result
 	}
-	dialer := &remote.Dialer{
-		HostKeys: &remote.HostKeys{Files: o.KnownHosts, AcceptNew: o.AcceptNewKeys,
-			Log: func(f string, a ...any) { fmt.Fprintf(o.ErrOut, "[ssh] "+f+"\n", a...) }},
-		Credentials: remote.Credentials{Passphrase: secretPrompt(o.IOStreams, "passphrase for %s: "), SudoPassword: secretPrompt(o.IOStreams, "sudo password on %s: ")},
-	}
+	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
 	defer dialer.Close()
 	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json"}
 	var journal *bootstrap.Journal

@@ -10,7 +10,6 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
-	"github.com/kubectl-kbs/kbs/pkg/remote"
 	"github.com/kubectl-kbs/kbs/pkg/users"
 )
 
@@ -104,8 +103,7 @@ func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) 
 	for _, h := range spec.Spec.Hosts {
 		hosts = append(hosts, inspect.HostTarget{Name: h.Name, Target: bootstrap.TargetFor(spec, h)})
 	}
-	d := &remote.Dialer{HostKeys: &remote.HostKeys{Files: o.KnownHosts},
-		Credentials: remote.Credentials{Passphrase: secretPrompt(o.IOStreams, "passphrase for %s: "), SudoPassword: secretPrompt(o.IOStreams, "sudo password on %s: ")}}
+	d := newDialer(o.IOStreams, o.KnownHosts, false)
 	defer d.Close()
 	return inspect.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
 }

@@ -1,8 +1,6 @@
 package diag
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,28 +13,16 @@ import (
 
 func readBundle(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
 	out := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		out[h.Name] = string(b)
+	err := WalkBundle(path, func(name string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		out[name] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return out
 }
 
 // failingReader yields some data, then breaks like a dropped connection.

@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,10 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubectl-kbs/kbs/pkg/cmd"
 	"github.com/kubectl-kbs/kbs/test/env"
+	"github.com/kubectl-kbs/kbs/test/kbsrun"
 )
 
 // BenchmarkUserCreate makes the notes' mikeadmin (a user who may get, list,
@@ -44,12 +41,10 @@ func BenchmarkUserCreate(b *testing.B) {
 	b.Run("kbs", func(b *testing.B) {
 		for b.Loop() {
 			i++
-			var out bytes.Buffer
-			root := cmd.NewCmdRoot(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
-			root.SetArgs([]string{"user", "create", fmt.Sprintf("kbs-%d", i), "--group", "robotnik.io", "-n", "prod",
-				"--verb", "get,list,watch,create", "--resource", "deployments,pods", "--kubeconfig", kc})
-			if err := root.ExecuteContext(context.Background()); err != nil {
-				b.Fatalf("%v\n%s", err, out.String())
+			_, errOut, err := kbsrun.Run(context.Background(), "user", "create", fmt.Sprintf("kbs-%d", i), "--group", "robotnik.io", "-n", "prod",
+				"--verb", "get,list,watch,create", "--resource", "deployments,pods", "--kubeconfig", kc)
+			if err != nil {
+				b.Fatalf("%v\n%s", err, errOut)
 			}
 		}
 	})

@@ -17,10 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubectl-kbs/kbs/pkg/cmd"
 	"github.com/kubectl-kbs/kbs/test/env"
+	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/nodes"
 )
 
@@ -57,10 +55,7 @@ spec:
 // kbs runs the real command tree in process.
 func kbs(ctx context.Context, errOut io.Writer, args ...string) (string, error) {
 	var out bytes.Buffer
-	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: errOut}
-	root := cmd.NewCmdRoot(streams)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := kbsrun.To(ctx, &out, errOut, args...)
 	return out.String(), err
 }
 

@@ -5,8 +5,6 @@
 package diag_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,26 +87,14 @@ func TestCollectNodeOverSSH(t *testing.T) {
 
 func read(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
 	out := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		out[h.Name] = string(b)
+	err := diag.WalkBundle(path, func(name string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		out[name] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return out
 }

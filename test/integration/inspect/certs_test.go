@@ -3,7 +3,6 @@
 package inspect_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/kubectl-kbs/kbs/pkg/cmd"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/users"
+	"github.com/kubectl-kbs/kbs/test/kbsrun"
 )
 
 func TestCertsAndWarnWindow(t *testing.T) {
@@ -39,12 +36,9 @@ func TestCertsAndWarnWindow(t *testing.T) {
 	if err := users.Standalone(kc, users.ClusterInfo{Name: "kbs-test", Server: cp.APIServerURL, CAData: ca}, "short", "", &users.Credentials{CertPEM: kp.CertPEM, KeyPEM: kp.KeyPEM}); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	root := cmd.NewCmdRoot(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &buf, ErrOut: &buf})
-	root.SetArgs([]string{"inspect", "certs", "--warn-within", "2h", "--kubeconfig", kc})
-	err = root.ExecuteContext(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "1 certificates expire within 2h") || !strings.Contains(buf.String(), "CN=short-lived") {
-		t.Fatalf("short-lived client cert: %v\n%s", err, buf.String())
+	out, _, err = kbsrun.Run(context.Background(), "inspect", "certs", "--warn-within", "2h", "--kubeconfig", kc)
+	if err == nil || !strings.Contains(err.Error(), "1 certificates expire within 2h") || !strings.Contains(out, "CN=short-lived") {
+		t.Fatalf("short-lived client cert: %v\n%s", err, out)
 	}
 	if _, err := kbs(t, "inspect", "certs", "--warn-within", "soon"); err == nil || !strings.Contains(err.Error(), "30d") {
 		t.Errorf("bad window: %v", err)

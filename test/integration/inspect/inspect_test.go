@@ -5,7 +5,6 @@
 package inspect_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,13 +16,12 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-kbs/kbs/pkg/cmd"
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
 	"github.com/kubectl-kbs/kbs/test/controlplane"
 	"github.com/kubectl-kbs/kbs/test/env"
+	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/nodes"
 )
 
@@ -121,11 +119,8 @@ apiServer:
 
 func kbs(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out bytes.Buffer
-	root := cmd.NewCmdRoot(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
-	root.SetArgs(append(args, "--kubeconfig", cp.AdminKubeconfig))
-	err := root.ExecuteContext(context.Background())
-	return out.String(), err
+	out, errOut, err := kbsrun.Run(context.Background(), append(args, "--kubeconfig", cp.AdminKubeconfig)...)
+	return out + errOut, err
 }
 
 func TestKubeadmConfigFromRealKubeadm(t *testing.T) {

@@ -7,22 +7,19 @@
 package users_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kubectl-kbs/kbs/pkg/cmd"
 	"github.com/kubectl-kbs/kbs/test/controlplane"
+	"github.com/kubectl-kbs/kbs/test/kbsrun"
 )
 
 var cp *controlplane.ControlPlane
@@ -57,13 +54,10 @@ func kubeconfigCopy(t *testing.T) string {
 
 func kbs(t *testing.T, kubeconfig string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	root := cmd.NewCmdRoot(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
-	root.SetArgs(append(args, "--kubeconfig", kubeconfig))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err := root.ExecuteContext(ctx)
-	return out.String() + errOut.String(), err
+	out, errOut, err := kbsrun.Run(ctx, append(args, "--kubeconfig", kubeconfig)...)
+	return out + errOut, err
 }
 
 func admin(t *testing.T) *kubernetes.Clientset {

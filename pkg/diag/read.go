@@ -1,0 +1,36 @@
+package diag
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+)
+
+// WalkBundle calls fn for each file of a bundle, streaming: analyzers
+// re-run on an existing bundle read it this way, never whole.
+func WalkBundle(path string, fn func(name string, r io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening bundle: %w", err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("bundle %s is not gzip: %w", path, err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading bundle %s: %w", path, err)
+		}
+		if err := fn(h.Name, tr); err != nil {
+			return err
+		}
+	}
+}
