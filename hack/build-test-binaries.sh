@@ -5,7 +5,8 @@
 # and how long it took.
 #
 #   hack/build-test-binaries.sh            # everything
-#   hack/build-test-binaries.sh kubernetes # one group: kubernetes | etcd | krew
+#   hack/build-test-binaries.sh kubernetes # one group: kubernetes | etcd | krew |
+#                                          # runtime | network | images
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,12 @@ touch "$PINS"
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 KREW_VERSION=v0.4.3
+CONTAINERD_VERSION=v2.4.2
+CNI_PLUGINS_VERSION=v1.9.1
+FLANNEL_VERSION=v0.28.10
+FLANNEL_CNI_VERSION=v0.9.1 # containernetworking/plugins, where the flannel meta-plugin last lived
+COREDNS_VERSION=v1.14.6
+GGCR_VERSION=v0.22.1
 
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubectl kubelet)
 ETCD_CMDS=(etcd etcdctl)
@@ -58,7 +65,7 @@ build() {
   fi
   log "$group $pin: building ${names[*]}"
   start=$SECONDS
-  (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$OUT/" "${pkgs[@]}")
+  (cd "$dir" && go build -trimpath -tags "${BUILD_TAGS:-}" -ldflags "$ldflags" -o "$OUT/" "${pkgs[@]}")
   for name in "${names[@]}"; do record "$name" "$pin"; done
   log "$group $pin: built ${names[*]} in $((SECONDS - start))s"
 }
@@ -88,15 +95,56 @@ build_krew() {
     sigs.k8s.io/krew/cmd/krew sigs.k8s.io/krew/cmd/validate-krew-manifest
 }
 
+# The node runtime: containerd (btrfs snapshotter off: it needs cgo headers)
+# and the CNI plugins flannel delegates to.
+build_runtime() {
+  BUILD_TAGS=no_btrfs build runtime "$CONTAINERD_VERSION" "$ROOT/hack/tools/containerd" "-s -w" \
+    github.com/containerd/containerd/v2/cmd/containerd \
+    github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    github.com/containerd/containerd/v2/cmd/ctr
+  build cni "$CNI_PLUGINS_VERSION" "$ROOT/hack/tools/containerd" "-s -w" \
+    github.com/containernetworking/plugins/plugins/main/bridge \
+    github.com/containernetworking/plugins/plugins/main/loopback \
+    github.com/containernetworking/plugins/plugins/ipam/host-local \
+    github.com/containernetworking/plugins/plugins/meta/portmap
+}
+
+# The cluster's add-ons: flanneld (our own small main), the flannel CNI
+# plugin and CoreDNS with kubeadm's plugins only.
+build_network() {
+  build flannel "$FLANNEL_VERSION" "$ROOT/hack/tools/flannel" "-s -w" kbs.test/tools/flannel/cmd/flanneld
+  build flannel-cni "$FLANNEL_CNI_VERSION" "$ROOT/hack/tools/flannel-cni" "-s -w" \
+    github.com/containernetworking/plugins/plugins/meta/flannel
+  build coredns "$COREDNS_VERSION" "$ROOT/hack/tools/coredns" "-s -w" kbs.test/tools/coredns/cmd/coredns
+}
+
+# The image writer and the pause binary (C, static, from the kubernetes
+# module's own source).
+build_images() {
+  build images "$GGCR_VERSION" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
+  if ! up_to_date pause "$K8S_VERSION"; then
+    local src
+    src=$(cd "$ROOT/hack/tools/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+    [[ -f $src ]] || (cd "$ROOT/hack/tools/kubernetes" && go mod download k8s.io/kubernetes)
+    log "pause $K8S_VERSION: gcc -static $src"
+    gcc -Os -static -o "$OUT/pause" "$src"
+    strip "$OUT/pause"
+    record pause "$K8S_VERSION"
+  fi
+}
+
 groups=("$@")
-((${#groups[@]})) || groups=(kubernetes etcd krew)
+((${#groups[@]})) || groups=(kubernetes etcd krew runtime network images)
 total=$SECONDS
 for g in "${groups[@]}"; do
   case $g in
     kubernetes) build_kubernetes ;;
     etcd) build_etcd ;;
     krew) build_krew ;;
-    *) log "unknown group $g: want kubernetes, etcd or krew"; exit 2 ;;
+    runtime) build_runtime ;;
+    network) build_network ;;
+    images) build_images ;;
+    *) log "unknown group $g: want kubernetes, etcd, krew, runtime, network or images"; exit 2 ;;
   esac
 done
 log "done in $((SECONDS - total))s; binaries in $OUT"

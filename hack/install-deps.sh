@@ -3,7 +3,8 @@
 # is missing: debootstrap (node rootfs), systemd-nspawn (nodes), ip (bridge),
 # nsenter (reaching into nodes), the OpenSSH client tools (keys, agent, and
 # the benchmark's baseline), git (krew's index), openssl (the users
-# benchmark's manual flow). Idempotent; needs root to install.
+# benchmark's manual flow), gcc and libc6-dev (the static pause binary),
+# apt (Debian's runc for the air-gapped bundle). Idempotent; needs root to install.
 set -euo pipefail
 
 declare -A PKG_FOR=(
@@ -15,12 +16,18 @@ declare -A PKG_FOR=(
   [ssh-agent]=openssh-client
   [git]=git
   [openssl]=openssl
+  [gcc]=gcc
+  [strip]=binutils
+  [dpkg-deb]=dpkg
+  [apt-get]=apt
 )
 
 missing=()
 for cmd in "${!PKG_FOR[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG_FOR[$cmd]}")
 done
+# The static pause binary links glibc's libc.a.
+[[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || missing+=(libc6-dev)
 if ((${#missing[@]} == 0)); then
   echo "[install-deps] all present" >&2
   exit 0

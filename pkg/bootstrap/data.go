@@ -23,6 +23,9 @@ type InitData interface {
 	DryRun() bool
 	// IgnoredChecks are preflight checks whose failure does not stop init.
 	IgnoredChecks() []string
+	// KubeconfigPath is the operator's kubeconfig, where the cluster's
+	// admin context goes.
+	KubeconfigPath() string
 }
 
 // Dialer opens SSH connections; *remote.Dialer is the real one.
@@ -41,6 +44,8 @@ type Session struct {
 	Ignore   []string  // preflight checks to ignore
 	// JSON turns progress into one JSON event per line, for tools.
 	JSON bool
+	// Kubeconfig is the operator's kubeconfig file.
+	Kubeconfig string
 
 	mu sync.Mutex
 }
@@ -51,6 +56,7 @@ func (s *Session) Cluster() *cluster.Cluster { return s.Spec }
 func (s *Session) State() *State             { return s.Local }
 func (s *Session) DryRun() bool              { return s.Plan }
 func (s *Session) IgnoredChecks() []string   { return s.Ignore }
+func (s *Session) KubeconfigPath() string    { return s.Kubeconfig }
 
 // Event is one progress line of `--output json`; its fields are stable.
 type Event struct {

@@ -71,8 +71,13 @@ func InitPhases() []Phase[InitData] {
 	return []Phase[InitData]{
 		preflightPhase(),
 		etcdPKIPhase(),
+		runtimePhase(),
 		etcdPhase(),
 		etcdClientCertsPhase(),
 		kubeadmConfigPhase(),
+		controlPlanePhase(),
+		cniPhase(),
+		joinPhase(),
+		waitReadyPhase(),
 	}
 }

@@ -18,8 +18,53 @@ import (
 type kubeadmInit struct {
 	APIVersion       string              `json:"apiVersion"`
 	Kind             string              `json:"kind"`
+	BootstrapTokens  []kubeadmToken      `json:"bootstrapTokens,omitempty"`
 	LocalAPIEndpoint *kubeadmAPIEndpoint `json:"localAPIEndpoint,omitempty"`
 	NodeRegistration kubeadmNodeReg      `json:"nodeRegistration"`
+}
+
+type kubeadmToken struct {
+	Token  string   `json:"token"`
+	TTL    string   `json:"ttl"`
+	Usages []string `json:"usages"`
+	Groups []string `json:"groups"`
+}
+
+type kubeadmJoin struct {
+	APIVersion       string         `json:"apiVersion"`
+	Kind             string         `json:"kind"`
+	Discovery        kubeadmDisc    `json:"discovery"`
+	NodeRegistration kubeadmNodeReg `json:"nodeRegistration"`
+}
+
+type kubeadmDisc struct {
+	BootstrapToken kubeadmDiscToken `json:"bootstrapToken"`
+	Timeout        string           `json:"timeout,omitempty"`
+}
+
+type kubeadmDiscToken struct {
+	APIServerEndpoint string   `json:"apiServerEndpoint"`
+	Token             string   `json:"token"`
+	CACertHashes      []string `json:"caCertHashes"`
+}
+
+// kubeletConfig and kubeProxyConfig carry the few settings the spec passes
+// through; the rest stays kubeadm's defaults.
+type kubeletConfig struct {
+	APIVersion   string `json:"apiVersion"`
+	Kind         string `json:"kind"`
+	CgroupDriver string `json:"cgroupDriver"`
+	FailCgroupV1 *bool  `json:"failCgroupV1,omitempty"`
+}
+
+type kubeProxyConfig struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Conntrack  *proxyConntrack `json:"conntrack,omitempty"`
+}
+
+type proxyConntrack struct {
+	MaxPerCore *int32 `json:"maxPerCore"`
 }
 
 type kubeadmAPIEndpoint struct {
@@ -28,7 +73,9 @@ type kubeadmAPIEndpoint struct {
 }
 
 type kubeadmNodeReg struct {
-	Name string `json:"name"`
+	Name                  string   `json:"name"`
+	CRISocket             string   `json:"criSocket"`
+	IgnorePreflightErrors []string `json:"ignorePreflightErrors,omitempty"`
 }
 
 type kubeadmCluster struct {
@@ -37,6 +84,7 @@ type kubeadmCluster struct {
 	ClusterName          string            `json:"clusterName"`
 	KubernetesVersion    string            `json:"kubernetesVersion"`
 	ControlPlaneEndpoint string            `json:"controlPlaneEndpoint"`
+	ImageRepository      string            `json:"imageRepository,omitempty"`
 	Etcd                 kubeadmEtcd       `json:"etcd"`
 	Networking           kubeadmNetworking `json:"networking"`
 	APIServer            kubeadmComponent  `json:"apiServer,omitempty"`
@@ -69,14 +117,36 @@ type kubeadmComponent struct {
 const kubeadmAPIVersion = "kubeadm.k8s.io/v1beta4"
 
 // RenderKubeadmConfig writes the InitConfiguration and ClusterConfiguration
-// for `kubeadm init` on the first control-plane host, with the external etcd.
+// for `kubeadm init` on the first control-plane host, with the external etcd,
+// and the kubelet and kube-proxy settings the spec carries. It holds no
+// token: RenderKubeadmInit adds the run's token for the init itself.
 func RenderKubeadmConfig(c *cluster.Cluster) ([]byte, error) {
+	return renderKubeadm(c, "")
+}
+
+// RenderKubeadmInit is RenderKubeadmConfig with a bootstrap token of one
+// hour: kubeadm would otherwise mint its own of a day.
+func RenderKubeadmInit(c *cluster.Cluster, token string) ([]byte, error) {
+	return renderKubeadm(c, token)
+}
+
+func nodeReg(c *cluster.Cluster, name string) kubeadmNodeReg {
+	return kubeadmNodeReg{Name: name, CRISocket: ContainerdSocket, IgnorePreflightErrors: c.Spec.Kubeadm.IgnorePreflightErrors}
+}
+
+// JoinTokenTTL bounds every bootstrap token kbs creates.
+const JoinTokenTTL = "1h0m0s"
+
+func renderKubeadm(c *cluster.Cluster, token string) ([]byte, error) {
 	cps := c.HostsWithRole(cluster.RoleControlPlane)
 	if len(cps) == 0 {
 		return nil, fmt.Errorf("rendering kubeadm config: the spec has no control-plane host")
 	}
 	first := cps[0]
-	init := kubeadmInit{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration", NodeRegistration: kubeadmNodeReg{Name: first.Name}}
+	init := kubeadmInit{APIVersion: kubeadmAPIVersion, Kind: "InitConfiguration", NodeRegistration: nodeReg(c, first.Name)}
+	if token != "" {
+		init.BootstrapTokens = []kubeadmToken{{Token: token, TTL: JoinTokenTTL, Usages: []string{"signing", "authentication"}, Groups: []string{"system:bootstrappers:kubeadm:default-node-token"}}}
+	}
 	if _, err := netip.ParseAddr(first.Address); err == nil {
 		init.LocalAPIEndpoint = &kubeadmAPIEndpoint{AdvertiseAddress: first.Address, BindPort: apiPort(c)}
 	}
@@ -86,6 +156,7 @@ func RenderKubeadmConfig(c *cluster.Cluster) ([]byte, error) {
 		ClusterName:          c.Metadata.Name,
 		KubernetesVersion:    s.KubernetesVersion,
 		ControlPlaneEndpoint: s.ControlPlaneEndpoint,
+		ImageRepository:      s.ImageRepository,
 		Etcd: kubeadmEtcd{External: kubeadmExternalEtcd{
 			Endpoints: EtcdEndpoints(c), CAFile: KubeEtcdCA, CertFile: KubeEtcdClientCert, KeyFile: KubeEtcdClientKey,
 		}},
@@ -94,9 +165,32 @@ func RenderKubeadmConfig(c *cluster.Cluster) ([]byte, error) {
 		ControllerManager: kubeadmComponent{ExtraArgs: s.ControllerManager.ExtraArgs},
 		Scheduler:         kubeadmComponent{ExtraArgs: s.Scheduler.ExtraArgs},
 	}
+	docs := []any{init, cc, kubeletConfig{
+		APIVersion: "kubelet.config.k8s.io/v1beta1", Kind: "KubeletConfiguration",
+		CgroupDriver: s.Runtime.CgroupDriver, FailCgroupV1: s.Kubelet.FailCgroupV1,
+	}}
+	if n := s.KubeProxy.ConntrackMaxPerCore; n != nil {
+		docs = append(docs, kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration", Conntrack: &proxyConntrack{MaxPerCore: n}})
+	}
+	return marshalDocs(c, docs)
+}
+
+// RenderJoinConfig is a worker's JoinConfiguration: the API endpoint, the
+// run's token and the pinned CA hash.
+func RenderJoinConfig(c *cluster.Cluster, h cluster.Host, token, caHash string) ([]byte, error) {
+	return marshalDocs(c, []any{kubeadmJoin{
+		APIVersion: kubeadmAPIVersion, Kind: "JoinConfiguration",
+		Discovery: kubeadmDisc{BootstrapToken: kubeadmDiscToken{
+			APIServerEndpoint: c.Spec.ControlPlaneEndpoint, Token: token, CACertHashes: []string{caHash},
+		}},
+		NodeRegistration: nodeReg(c, h.Name),
+	}})
+}
+
+func marshalDocs(c *cluster.Cluster, docs []any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("# Written by kbs for cluster " + c.Metadata.Name + "; `kubectl kbs init` rewrites it.\n")
-	for i, doc := range []any{init, cc} {
+	for i, doc := range docs {
 		out, err := yaml.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("rendering kubeadm config: %w", err)

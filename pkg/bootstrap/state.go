@@ -46,27 +46,51 @@ func (s *State) path(elem ...string) string {
 	return filepath.Join(append([]string{s.Dir}, elem...)...)
 }
 
-// EtcdCA loads the cluster's etcd CA, creating it on first use. An existing
-// CA is never regenerated: every etcd and API-server cert depends on it.
-func (s *State) EtcdCA() (*pki.CA, bool, error) {
-	crt, key := s.path("pki", "etcd", "ca.crt"), s.path("pki", "etcd", "ca.key")
+// EtcdCA loads the cluster's etcd CA, creating it on first use.
+func (s *State) EtcdCA() (*pki.CA, bool, error) { return s.CA("etcd", "ca", "etcd-ca") }
+
+// KubernetesCA is the cluster CA kubeadm signs everything with; kbs makes it
+// so that the join CA hash is known before kubeadm runs and a re-run (or a
+// re-init after `kubeadm reset`) never mints a new one.
+func (s *State) KubernetesCA() (*pki.CA, bool, error) { return s.CA("kubernetes", "ca", "kubernetes") }
+
+// FrontProxyCA signs the API server's aggregation-layer client certificate.
+func (s *State) FrontProxyCA() (*pki.CA, bool, error) {
+	return s.CA("kubernetes", "front-proxy-ca", "front-proxy-ca")
+}
+
+// CA loads pki/<sub>/<name>.{crt,key}, creating the CA on first use. An
+// existing CA is never regenerated: every certificate depends on it.
+func (s *State) CA(sub, name, commonName string) (*pki.CA, bool, error) {
+	crt, key := s.path("pki", sub, name+".crt"), s.path("pki", sub, name+".key")
 	if _, err := os.Stat(crt); err == nil {
 		ca, err := pki.LoadCAFiles(crt, key)
 		if err != nil {
-			return nil, false, fmt.Errorf("the etcd CA in %s is unusable (%w): restore it from a backup; a new CA would orphan every certificate issued from it", s.path("pki", "etcd"), err)
+			return nil, false, fmt.Errorf("the CA %s is unusable (%w): restore it from a backup; a new CA would orphan every certificate issued from it", crt, err)
 		}
 		return ca, false, nil
 	}
-	ca, err := pki.NewCA(pki.CAOptions{CommonName: "etcd-ca"})
+	ca, err := pki.NewCA(pki.CAOptions{CommonName: commonName})
 	if err != nil {
 		return nil, false, err
 	}
 	if !s.dryRun {
-		if err := ca.Write(s.path("pki", "etcd"), "ca"); err != nil {
+		if err := ca.Write(s.path("pki", sub), name); err != nil {
 			return nil, false, err
 		}
 	}
 	return ca, true, nil
+}
+
+// AdminKubeconfig is where kbs keeps the cluster's admin.conf (0600).
+func (s *State) AdminKubeconfig() string { return s.path("admin.conf") }
+
+// SaveAdminKubeconfig stores admin.conf as fetched from the control plane.
+func (s *State) SaveAdminKubeconfig(b []byte) error {
+	if s.dryRun {
+		return nil
+	}
+	return fsutil.WriteFileAtomic(s.AdminKubeconfig(), b, 0o600)
 }
 
 // LeafCert returns the certificate NAME under pki/etcd, issuing it when it is

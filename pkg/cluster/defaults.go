@@ -12,7 +12,15 @@ const (
 	DefaultEtcdDataDir   = "/var/lib/etcd"
 	DefaultEtcdCertValid = "43800h"
 	APIServerPort        = "6443"
+	CgroupDriverSystemd  = "systemd"
+	CgroupDriverCgroupfs = "cgroupfs"
 )
+
+// CNIImageNames are the images each CNI's manifest uses, by name.
+var CNIImageNames = map[string][]string{
+	CNIFlannel: {"flannel", "flannel-cni-plugin"},
+	CNICalico:  {"calico-node", "calico-cni", "calico-kube-controllers"},
+}
 
 // defaultPodSubnet is each CNI's customary pod network (flannel's manifest
 // and calico's default IP pool), so their manifests need no change.
@@ -50,6 +58,12 @@ func SetDefaults(c *Cluster) {
 	}
 	if s.Etcd.CertValidity == "" {
 		s.Etcd.CertValidity = DefaultEtcdCertValid
+	}
+	if s.Runtime.Source == "" {
+		s.Runtime.Source = RuntimeSourcePackages
+	}
+	if s.Runtime.CgroupDriver == "" {
+		s.Runtime.CgroupDriver = CgroupDriverSystemd
 	}
 	if s.ControlPlaneEndpoint == "" {
 		if cps := c.HostsWithRole(RoleControlPlane); len(cps) > 0 && cps[0].Address != "" {

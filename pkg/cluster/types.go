@@ -52,6 +52,15 @@ type ClusterSpec struct {
 	APIServer            Component  `json:"apiServer,omitempty"`
 	ControllerManager    Component  `json:"controllerManager,omitempty"`
 	Scheduler            Component  `json:"scheduler,omitempty"`
+	// Runtime says how the container runtime and the kube binaries get onto
+	// the nodes.
+	Runtime Runtime `json:"runtime,omitempty"`
+	// ImageRepository replaces registry.k8s.io for the control plane, CoreDNS,
+	// pause and the CNI images (air-gapped clusters).
+	ImageRepository string    `json:"imageRepository,omitempty"`
+	Kubelet         Kubelet   `json:"kubelet,omitempty"`
+	KubeProxy       KubeProxy `json:"kubeProxy,omitempty"`
+	Kubeadm         Kubeadm   `json:"kubeadm,omitempty"`
 	// SSH holds the connection settings for every host; hosts may override.
 	SSH   SSH    `json:"ssh,omitempty"`
 	Hosts []Host `json:"hosts"`
@@ -69,6 +78,10 @@ type Networking struct {
 // CNI chooses the pod network.
 type CNI struct {
 	Plugin string `json:"plugin,omitempty"`
+	// Images overrides the plugin's images by name (flannel:
+	// "flannel", "flannel-cni-plugin"), for air-gapped clusters whose
+	// images carry other names or tags.
+	Images map[string]string `json:"images,omitempty"`
 }
 
 // Etcd configures the external etcd kbs runs on the etcd hosts.
@@ -82,6 +95,50 @@ type Etcd struct {
 	// CertValidity is the lifetime of etcd leaf certificates (default 43800h,
 	// the notes' five years).
 	CertValidity string `json:"certValidity,omitempty"`
+}
+
+// Runtime sources.
+const (
+	// RuntimeSourcePackages installs containerd from the distribution and
+	// kubelet, kubeadm and kubectl from pkgs.k8s.io with apt, as the notes do.
+	RuntimeSourcePackages = "packages"
+	// RuntimeSourceBundle uploads an air-gapped bundle from this machine
+	// (hack/build-bundle.sh makes one).
+	RuntimeSourceBundle = "bundle"
+)
+
+// Runtime configures containerd and the node binaries.
+type Runtime struct {
+	// Source is packages (default) or bundle.
+	Source string `json:"source,omitempty"`
+	// Bundle is the local bundle directory when Source is bundle.
+	Bundle string `json:"bundle,omitempty"`
+	// CgroupDriver is systemd (default) or cgroupfs, for containerd's runc
+	// and the kubelet alike.
+	CgroupDriver string `json:"cgroupDriver,omitempty"`
+	// RestrictOOMScoreAdj makes containerd clamp OOM scores it may not set
+	// (nodes without CAP_SYS_RESOURCE, such as containers).
+	RestrictOOMScoreAdj bool `json:"restrictOOMScoreAdj,omitempty"`
+}
+
+// Kubelet holds KubeletConfiguration settings kbs passes through.
+type Kubelet struct {
+	// FailCgroupV1 false lets kubelet ≥ 1.35 run on a cgroup v1 host.
+	FailCgroupV1 *bool `json:"failCgroupV1,omitempty"`
+}
+
+// KubeProxy holds KubeProxyConfiguration settings kbs passes through.
+type KubeProxy struct {
+	// ConntrackMaxPerCore 0 leaves nf_conntrack_max alone (read-only inside
+	// containers).
+	ConntrackMaxPerCore *int32 `json:"conntrackMaxPerCore,omitempty"`
+}
+
+// Kubeadm holds settings for kubeadm itself.
+type Kubeadm struct {
+	// IgnorePreflightErrors names kubeadm preflight checks to ignore, by
+	// name (e.g. SystemVerification); "all" is refused.
+	IgnorePreflightErrors []string `json:"ignorePreflightErrors,omitempty"`
 }
 
 // Component holds settings of one control-plane component.

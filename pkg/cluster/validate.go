@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +36,18 @@ func Validate(c *Cluster) error {
 	if p := c.Spec.CNI.Plugin; p != CNIFlannel && p != CNICalico {
 		errs = append(errs, field.NotSupported(spec.Child("cni", "plugin"), p, []string{CNIFlannel, CNICalico}))
 	}
+	for k, v := range c.Spec.CNI.Images {
+		ip := spec.Child("cni", "images").Key(k)
+		if !slices.Contains(CNIImageNames[c.Spec.CNI.Plugin], k) {
+			errs = append(errs, field.NotSupported(ip, k, CNIImageNames[c.Spec.CNI.Plugin]))
+		} else if v == "" || strings.ContainsAny(v, " \t") {
+			errs = append(errs, field.Invalid(ip, v, "must be an image reference such as registry.example.com/flannel:v0.28.10"))
+		}
+	}
 	errs = append(errs, validateEndpoint(spec.Child("controlPlaneEndpoint"), c)...)
 	errs = append(errs, validateEtcd(spec.Child("etcd"), c.Spec.Etcd)...)
 	errs = append(errs, validateSSH(spec.Child("ssh"), c.Spec.SSH)...)
+	errs = append(errs, validateRuntime(spec, c.Spec)...)
 	errs = append(errs, validateComponent(spec.Child("apiServer"), c.Spec.APIServer)...)
 	errs = append(errs, validateComponent(spec.Child("controllerManager"), c.Spec.ControllerManager)...)
 	errs = append(errs, validateComponent(spec.Child("scheduler"), c.Spec.Scheduler)...)
@@ -262,4 +272,49 @@ func numericTLD(name string) bool {
 	last := name[strings.LastIndexByte(name, '.')+1:]
 	_, err := strconv.Atoi(last)
 	return err == nil
+}
+
+// kubeadmCheckName is how kubeadm names preflight checks (Swap, Port-6443,
+// FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml, …).
+var kubeadmCheckName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9.\-_]*$`)
+
+func validateRuntime(spec *field.Path, s ClusterSpec) field.ErrorList {
+	var errs field.ErrorList
+	p := spec.Child("runtime")
+	switch s.Runtime.Source {
+	case RuntimeSourcePackages:
+		if s.Runtime.Bundle != "" {
+			errs = append(errs, field.Invalid(p.Child("bundle"), s.Runtime.Bundle, "only used with source: bundle"))
+		}
+	case RuntimeSourceBundle:
+		if s.Runtime.Bundle == "" {
+			errs = append(errs, field.Required(p.Child("bundle"), "the local bundle directory (hack/build-bundle.sh builds one)"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("source"), s.Runtime.Source, []string{RuntimeSourcePackages, RuntimeSourceBundle}))
+	}
+	if d := s.Runtime.CgroupDriver; d != CgroupDriverSystemd && d != CgroupDriverCgroupfs {
+		errs = append(errs, field.NotSupported(p.Child("cgroupDriver"), d, []string{CgroupDriverSystemd, CgroupDriverCgroupfs}))
+	}
+	if r := s.ImageRepository; r != "" {
+		last := r[strings.LastIndex(r, "/")+1:]
+		// A colon is fine in the registry's host:port, not in the last
+		// path element, where it would be a tag.
+		if strings.ContainsAny(r, " @\t") || last == "" || (strings.Contains(r, "/") && strings.Contains(last, ":")) {
+			errs = append(errs, field.Invalid(spec.Child("imageRepository"), r, "must be a registry path such as registry.example.com/k8s, without tag or trailing slash"))
+		}
+	}
+	if n := s.KubeProxy.ConntrackMaxPerCore; n != nil && *n < 0 {
+		errs = append(errs, field.Invalid(spec.Child("kubeProxy", "conntrackMaxPerCore"), *n, "must be 0 (leave the kernel's limit alone) or positive"))
+	}
+	for i, name := range s.Kubeadm.IgnorePreflightErrors {
+		ip := spec.Child("kubeadm", "ignorePreflightErrors").Index(i)
+		switch {
+		case strings.EqualFold(name, "all"):
+			errs = append(errs, field.Forbidden(ip, "name the checks to ignore; \"all\" would hide real problems"))
+		case !kubeadmCheckName.MatchString(name):
+			errs = append(errs, field.Invalid(ip, name, "must be a kubeadm preflight check name such as SystemVerification"))
+		}
+	}
+	return errs
 }

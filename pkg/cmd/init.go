@@ -7,8 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
+
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
@@ -29,7 +32,8 @@ type InitOptions struct {
 	IgnoreChecks  []string
 	Output        string
 
-	spec *cluster.Cluster
+	spec  *cluster.Cluster
+	flags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
 }
 
@@ -44,17 +48,21 @@ var initExample = templates.Examples(`
 	kubectl kbs init phase etcd -f cluster.yaml`)
 
 // NewCmdInit builds `init` and its `init phase NAME` subcommands.
-func NewCmdInit(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &InitOptions{IOStreams: streams}
+func NewCmdInit(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InitOptions{IOStreams: streams, flags: f}
 	cmd := &cobra.Command{
 		Use:   "init -f cluster.yaml",
 		Short: "Bootstrap a cluster over SSH, phase by phase",
 		Long: templates.LongDesc(`
 			Bootstrap the cluster a spec describes, over SSH: preflight checks on every
-			host, the etcd PKI (made locally, kept in ~/.kube/kbs/<cluster>/), an external
-			etcd under systemd with client- and peer-certificate auth, the API server's etcd
-			client certificates on the control-plane hosts, and a kubeadm v1beta4
-			configuration validated by kubeadm on the first control-plane host.
+			host; the etcd PKI (made locally, kept in ~/.kube/kbs/<cluster>/); containerd,
+			runc, CNI plugins, kubelet, kubeadm and kubectl on every node, from apt packages
+			or an air-gapped bundle (with its images imported); an external etcd under
+			systemd with client- and peer-certificate auth; the API server's etcd client
+			certificates; a kubeadm v1beta4 configuration validated by kubeadm; kubeadm init
+			with kbs's own cluster CA; admin.conf merged into your kubeconfig as context
+			<cluster>; the pod network (flannel); the workers joined with a one-hour token
+			and the CA hash pinned; and a wait until every node is Ready.
 
 			The spec is validated before any host is contacted. Finished phases are
 			journaled: a re-run verifies and skips them, and a killed run resumes.`),
@@ -143,7 +151,20 @@ func (o *InitOptions) Validate() error {
 		return fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
 	}
 	r := bootstrap.Runner[bootstrap.InitData]{Phases: bootstrap.InitPhases()}
-	return r.CheckNames(o.SkipPhases)
+	if err := r.CheckNames(o.SkipPhases); err != nil {
+		return err
+	}
+	_, err := bootstrap.CheckBundle(o.spec)
+	return err
+}
+
+// kubeconfigPath is the file the admin context goes to: --kubeconfig, else
+// the first file of $KUBECONFIG, else ~/.kube/config.
+func kubeconfigPath(f *genericclioptions.ConfigFlags) string {
+	if f != nil && f.KubeConfig != nil && *f.KubeConfig != "" {
+		return *f.KubeConfig
+	}
+	return clientcmd.NewDefaultPathOptions().GetDefaultFilename()
 }
 
 // Run runs the phases.
@@ -158,7 +179,7 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	}
 	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
 	defer dialer.Close()
-	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json"}
+	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json", Kubeconfig: kubeconfigPath(o.flags)}
 	var journal *bootstrap.Journal
 	if !o.DryRun {
 		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {

@@ -37,7 +37,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	root.AddCommand(
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),
-		NewCmdInit(streams),
+		NewCmdInit(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),
 	)

@@ -16,13 +16,25 @@ import (
 // live run from an abandoned one and clean up after the latter.
 type RunDir struct {
 	Path string
+	// Kept runs outlive their creator (see NewKeptRunDir).
+	Kept bool
 }
 
 const ownerFile = "owner"
 
 // NewRunDir creates RunRoot/<kind>-<pid>-<time> after reaping the run
 // directories of dead owners.
-func NewRunDir(kind string) (*RunDir, error) {
+func NewRunDir(kind string) (*RunDir, error) { return newRunDir(kind, false) }
+
+// NewKeptRunDir is a run directory that outlives its creator (`make demo`):
+// its processes do not die with the creating process and no later run reaps
+// it; Reap removes it explicitly (`make demo-down`).
+func NewKeptRunDir(kind string) (*RunDir, error) { return newRunDir(kind, true) }
+
+// keptOwner marks a kept run in its owner file.
+const keptOwner = "kept"
+
+func newRunDir(kind string, kept bool) (*RunDir, error) {
 	root, err := RunRoot()
 	if err != nil {
 		return nil, err
@@ -36,10 +48,13 @@ func NewRunDir(kind string) (*RunDir, error) {
 		return nil, err
 	}
 	owner := fmt.Sprintf("%d %s", os.Getpid(), procStart(os.Getpid()))
+	if kept {
+		owner = keptOwner
+	}
 	if err := os.WriteFile(filepath.Join(path, ownerFile), []byte(owner), 0o600); err != nil {
 		return nil, err
 	}
-	return &RunDir{Path: path}, nil
+	return &RunDir{Path: path, Kept: kept}, nil
 }
 
 // Join returns a path inside the run directory.
@@ -103,6 +118,9 @@ func ownerAlive(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
 	if err != nil {
 		return false
+	}
+	if strings.TrimSpace(string(b)) == keptOwner {
+		return true
 	}
 	pidStr, start, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
 	pid, err := strconv.Atoi(pidStr)

@@ -29,6 +29,11 @@ import (
 type Options struct {
 	Count  int    // number of nodes; default 3
 	Prefix string // host names are PREFIX-0, PREFIX-1, …; default "node"
+	// Names, when set, are the host names (and Count is their number).
+	Names []string
+	// Keep makes the nodes outlive the process that boots them (`make
+	// demo`); Attach and Stop find and remove them later.
+	Keep bool
 }
 
 // Cluster is a set of running nodes on one bridge.
@@ -62,6 +67,9 @@ type Node struct {
 // Boot starts the nodes and waits until each is `running` and accepts SSH.
 // On error it tears down what it started.
 func Boot(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if len(opts.Names) > 0 {
+		opts.Count = len(opts.Names)
+	}
 	if opts.Count == 0 {
 		opts.Count = 3
 	}
@@ -71,7 +79,11 @@ func Boot(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if _, err := rootfsDir(); err != nil {
 		return nil, err
 	}
-	run, err := env.NewRunDir("nodes")
+	newRun := env.NewRunDir
+	if opts.Keep {
+		newRun = env.NewKeptRunDir
+	}
+	run, err := newRun("nodes")
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +135,15 @@ func (c *Cluster) setUp(opts Options) error {
 		return err
 	}
 	for i := range opts.Count {
+		name := fmt.Sprintf("%s-%d", opts.Prefix, i)
+		if len(opts.Names) > 0 {
+			name = opts.Names[i]
+		}
 		c.Nodes = append(c.Nodes, &Node{
-			Name:    fmt.Sprintf("%s-%d", opts.Prefix, i),
+			Name:    name,
 			Machine: fmt.Sprintf("k%sn%d", id[:6], i),
 			IP:      sn.node(i),
-			Root:    c.Run.Join("roots", fmt.Sprintf("%s-%d", opts.Prefix, i)),
+			Root:    c.Run.Join("roots", name),
 		})
 	}
 	err = remote.ForEach(context.Background(), c.Nodes, len(c.Nodes), func(_ context.Context, n *Node) error {

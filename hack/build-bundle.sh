@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds an air-gapped node bundle for `kubectl kbs init` (spec
+# runtime.source: bundle) from the test binaries, into _output/bundle:
+#
+#   bin/       kubelet kubeadm kubectl containerd containerd-shim-runc-v2 ctr runc
+#   cni/       bridge host-local loopback portmap
+#   images.tar control plane, kube-proxy, CoreDNS, pause and flannel images
+#              (docker-archive, for `ctr -n k8s.io images import`)
+#   SHA256SUMS what kbs verifies on the nodes after upload
+#   VERSIONS   what the bundle holds
+#
+# Idempotent: rebuilt when an input binary changes. runc is Debian's package
+# (apt-get download); image base layer is a Debian minbase with the tools
+# kube-proxy and flannel call (iptables, nftables, conntrack, ipset, iproute2).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${KBS_BIN_DIR:-$ROOT/_output/bin}
+OUT=${KBS_BUNDLE_DIR:-$ROOT/_output/bundle}
+BASE=$ROOT/_output/rootfs/image-base
+CACHE=$ROOT/_output/cache
+REPO=${KBS_IMAGE_REPOSITORY:-kbs.local}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+BASE_PACKAGES=iptables,nftables,conntrack,ipset,iproute2
+
+log() { printf '[build-bundle] %s\n' "$*" >&2; }
+pin() { awk -v n="$1" '$1 == n {print $2}' "$BIN/.pins"; }
+
+K8S=$(pin kubeadm) CONTAINERD=$(pin containerd) FLANNEL=$(pin flanneld) COREDNS=$(pin coredns) FLANNEL_CNI=$(pin flannel)
+[[ -n $K8S && -n $CONTAINERD && -n $FLANNEL && -n $COREDNS ]] || {
+  log "test binaries missing: run hack/build-test-binaries.sh first"; exit 1; }
+PAUSE=3.10.2 # what kubeadm $K8S deploys
+
+start=$SECONDS
+mkdir -p "$CACHE"
+
+# The image base layer: a second, small Debian root.
+base_stamp=$(echo "bookworm $BASE_PACKAGES" | sha256sum | cut -c1-16)
+if [[ ! -f $BASE/.stamp || $(cat "$BASE/.stamp") != "$base_stamp" ]]; then
+  log "debootstrap image base ($BASE_PACKAGES)"
+  rm -rf "$BASE.tmp"
+  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$BASE.tmp" "$MIRROR" >"$CACHE/image-base.log" 2>&1 || {
+    tail -20 "$CACHE/image-base.log" >&2; exit 1; }
+  rm -rf "$BASE.tmp"/var/cache/apt/archives/*.deb "$BASE.tmp"/var/lib/apt/lists/*
+  echo "$base_stamp" >"$BASE.tmp/.stamp"
+  rm -rf "$BASE"; mv "$BASE.tmp" "$BASE"
+fi
+if [[ ! -f $CACHE/base.tar || $BASE/.stamp -nt $CACHE/base.tar ]]; then
+  tar --sort=name --mtime=@0 --numeric-owner --exclude=./.stamp -C "$BASE" -cf "$CACHE/base.tar.tmp" .
+  mv "$CACHE/base.tar.tmp" "$CACHE/base.tar"
+fi
+
+# runc from Debian, unpacked from its package.
+if [[ ! -x $CACHE/runc/usr/sbin/runc ]]; then
+  log "runc from Debian"
+  rm -rf "$CACHE/runc" "$CACHE"/runc_*.deb
+  (cd "$CACHE" && apt-get download runc >/dev/null)
+  dpkg-deb -x "$CACHE"/runc_*.deb "$CACHE/runc"
+fi
+
+inputs=("$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr,bridge,host-local,loopback,portmap,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,coredns,pause,flanneld,flannel} "$CACHE/base.tar" "$CACHE/runc/usr/sbin/runc")
+stamp=$( (echo "$REPO"; cat "$0" "$BIN/.pins"; stat -c '%n %s %Y' "${inputs[@]}") | sha256sum | cut -c1-16)
+if [[ -f $OUT/.stamp && $(cat "$OUT/.stamp") == "$stamp" ]]; then
+  log "up to date ($OUT)"
+  exit 0
+fi
+
+tmp=$OUT.tmp
+rm -rf "$tmp"; mkdir -p "$tmp/bin" "$tmp/cni"
+cp "$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr} "$CACHE/runc/usr/sbin/runc" "$tmp/bin/"
+cp "$BIN"/{bridge,host-local,loopback,portmap} "$tmp/cni/"
+
+cat >"$CACHE/images.json" <<JSON
+[
+ {"ref": "$REPO/kube-apiserver:$K8S", "files": {"/usr/local/bin/kube-apiserver": "$BIN/kube-apiserver"}},
+ {"ref": "$REPO/kube-controller-manager:$K8S", "files": {"/usr/local/bin/kube-controller-manager": "$BIN/kube-controller-manager"}},
+ {"ref": "$REPO/kube-scheduler:$K8S", "files": {"/usr/local/bin/kube-scheduler": "$BIN/kube-scheduler"}},
+ {"ref": "$REPO/kube-proxy:$K8S", "base": "$CACHE/base.tar", "files": {"/usr/local/bin/kube-proxy": "$BIN/kube-proxy"}},
+ {"ref": "$REPO/coredns:$COREDNS", "files": {"/coredns": "$BIN/coredns"}, "entrypoint": ["/coredns"]},
+ {"ref": "$REPO/pause:$PAUSE", "files": {"/pause": "$BIN/pause"}, "entrypoint": ["/pause"]},
+ {"ref": "$REPO/flannel:$FLANNEL", "base": "$CACHE/base.tar", "files": {"/opt/bin/flanneld": "$BIN/flanneld"}, "entrypoint": ["/opt/bin/flanneld"]},
+ {"ref": "$REPO/flannel-cni-plugin:$FLANNEL_CNI", "base": "$CACHE/base.tar", "files": {"/flannel": "$BIN/flannel"}}
+]
+JSON
+log "writing images ($REPO/*)"
+"$BIN/kbs-images" -out "$tmp/images.tar" -spec "$CACHE/images.json"
+
+cat >"$tmp/VERSIONS" <<V
+kubernetes $K8S
+containerd $CONTAINERD
+runc $("$tmp/bin/runc" --version | awk 'NR==1{print $3}')
+cni-plugins $(pin bridge)
+flannel $FLANNEL
+flannel-cni-plugin $FLANNEL_CNI
+coredns $COREDNS
+pause $PAUSE
+image-repository $REPO
+V
+(cd "$tmp" && find bin cni images.tar VERSIONS -type f | sort | xargs sha256sum >SHA256SUMS)
+echo "$stamp" >"$tmp/.stamp"
+rm -rf "$OUT"; mv "$tmp" "$OUT"
+log "built $OUT in $((SECONDS - start))s ($(du -sh "$OUT" | cut -f1))"

@@ -1,0 +1,119 @@
+package bootstrap
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// Bundle is an air-gapped runtime bundle on the operator's machine (see
+// hack/build-bundle.sh): binaries, CNI plugins and an image archive, with
+// their checksums and versions.
+type Bundle struct {
+	Dir      string
+	Versions map[string]string // VERSIONS: component → version
+	Sums     map[string]string // SHA256SUMS: relative path → sha256
+}
+
+// bundleFile maps a bundle file to where it goes on a node.
+type bundleFile struct {
+	Rel, Dest string
+	Mode      os.FileMode
+}
+
+// LoadBundle reads a bundle's VERSIONS and SHA256SUMS and checks that every
+// listed file is there.
+func LoadBundle(dir string) (*Bundle, error) {
+	b := &Bundle{Dir: dir, Versions: map[string]string{}, Sums: map[string]string{}}
+	if err := readPairs(filepath.Join(dir, "VERSIONS"), func(k, v string) { b.Versions[k] = v }); err != nil {
+		return nil, err
+	}
+	err := readPairs(filepath.Join(dir, "SHA256SUMS"), func(sum, rel string) { b.Sums[rel] = sum })
+	if err != nil {
+		return nil, err
+	}
+	for rel := range b.Sums {
+		if strings.Contains(rel, "..") || filepath.IsAbs(rel) {
+			return nil, fmt.Errorf("bundle %s: SHA256SUMS names %q outside the bundle", dir, rel)
+		}
+		if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
+			return nil, fmt.Errorf("bundle %s is incomplete: %w (rebuild it with hack/build-bundle.sh)", dir, err)
+		}
+	}
+	for _, want := range []string{"bin/kubelet", "bin/kubeadm", "bin/kubectl", "bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc", "images.tar"} {
+		if b.Sums[want] == "" {
+			return nil, fmt.Errorf("bundle %s has no %s: rebuild it with hack/build-bundle.sh", dir, want)
+		}
+	}
+	return b, nil
+}
+
+func readPairs(path string, add func(a, b string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading the runtime bundle: %w (is spec.runtime.bundle a directory made by hack/build-bundle.sh?)", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 2 {
+			add(fields[0], fields[1])
+		}
+	}
+	return sc.Err()
+}
+
+// CheckBundle validates spec.runtime.bundle against the spec before any host
+// is contacted: it must exist and carry the spec's Kubernetes version and
+// image repository.
+func CheckBundle(c *cluster.Cluster) (*Bundle, error) {
+	if c.Spec.Runtime.Source != cluster.RuntimeSourceBundle {
+		return nil, nil
+	}
+	b, err := LoadBundle(c.Spec.Runtime.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if v := b.Versions["kubernetes"]; v != c.Spec.KubernetesVersion {
+		return nil, fmt.Errorf("bundle %s holds Kubernetes %s but spec.kubernetesVersion is %s: build a bundle for %s or change the spec", b.Dir, v, c.Spec.KubernetesVersion, c.Spec.KubernetesVersion)
+	}
+	if repo := b.Versions["image-repository"]; repo != c.Spec.ImageRepository {
+		return nil, fmt.Errorf("bundle %s has images named %s/…, but spec.imageRepository is %q: set spec.imageRepository: %s", b.Dir, repo, c.Spec.ImageRepository, repo)
+	}
+	return b, nil
+}
+
+// files lists what the bundle installs on a node, in a stable order.
+func (b *Bundle) files() []bundleFile {
+	var out []bundleFile
+	for rel := range b.Sums {
+		switch {
+		case rel == "bin/runc":
+			out = append(out, bundleFile{rel, "/usr/local/sbin/runc", 0o755})
+		case strings.HasPrefix(rel, "bin/"):
+			out = append(out, bundleFile{rel, BinDir + "/" + strings.TrimPrefix(rel, "bin/"), 0o755})
+		case strings.HasPrefix(rel, "cni/"):
+			out = append(out, bundleFile{rel, CNIBinDir + "/" + strings.TrimPrefix(rel, "cni/"), 0o755})
+		case rel == "images.tar":
+			out = append(out, bundleFile{rel, BundleImages, 0o600})
+		}
+	}
+	// The big image archive first: it takes longest and the rest overlaps.
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].Rel == "images.tar") != (out[j].Rel == "images.tar") {
+			return out[i].Rel == "images.tar"
+		}
+		return out[i].Rel < out[j].Rel
+	})
+	return out
+}
+
+// BundleImages is where a node keeps the uploaded image archive, so a re-run
+// can tell by checksum that nothing changed.
+const BundleImages = "/var/lib/kbs/images.tar"

@@ -1,0 +1,193 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+
+	"text/template"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+//go:embed manifests/*.yaml
+var manifests embed.FS
+
+// FlannelVersion is the flannel release the embedded manifest is written for.
+const FlannelVersion = "v0.28.10"
+
+// flannelCNIPluginVersion is the flannel CNI plugin image's tag upstream.
+const flannelCNIPluginVersion = "v1.9.1-flannel3"
+
+const fieldManager = "kbs"
+
+// CNIImages are the images the CNI manifest will run: upstream's, under the
+// spec's imageRepository when set, overridden by spec.cni.images.
+func CNIImages(c *cluster.Cluster) map[string]string {
+	img := map[string]string{
+		"flannel":            "ghcr.io/flannel-io/flannel:" + FlannelVersion,
+		"flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:" + flannelCNIPluginVersion,
+	}
+	if r := c.Spec.ImageRepository; r != "" {
+		img["flannel"] = r + "/flannel:" + FlannelVersion
+		img["flannel-cni-plugin"] = r + "/flannel-cni-plugin:" + flannelCNIPluginVersion
+	}
+	for k, v := range c.Spec.CNI.Images {
+		img[k] = v
+	}
+	return img
+}
+
+// RenderCNI renders the CNI manifest for the spec: pod subnet and images
+// substituted; with a private image repository, images are never pulled
+// (air-gapped nodes have them imported).
+func RenderCNI(c *cluster.Cluster) ([]byte, error) {
+	if c.Spec.CNI.Plugin != cluster.CNIFlannel {
+		return nil, fmt.Errorf("cni plugin %q: kbs embeds only flannel's manifest so far; install %s yourself and run init with --skip-phases cni", c.Spec.CNI.Plugin, c.Spec.CNI.Plugin)
+	}
+	raw, err := manifests.ReadFile("manifests/flannel.yaml")
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("flannel").Option("missingkey=error").Parse(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	img := CNIImages(c)
+	pull := "IfNotPresent"
+	if c.Spec.ImageRepository != "" {
+		pull = "Never"
+	}
+	var b bytes.Buffer
+	err = t.Execute(&b, map[string]string{
+		"Version": FlannelVersion, "Cluster": c.Metadata.Name, "PodSubnet": c.Spec.Networking.PodSubnet,
+		"Image": img["flannel"], "CNIPluginImage": img["flannel-cni-plugin"], "PullPolicy": pull,
+	})
+	return b.Bytes(), err
+}
+
+func cniPhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "cni",
+		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
+		Run: func(ctx context.Context, d InitData) error {
+			data, err := RenderCNI(d.Cluster())
+			if err != nil {
+				return err
+			}
+			objs, err := decodeManifest(data)
+			if err != nil {
+				return err
+			}
+			if d.DryRun() {
+				for _, o := range objs {
+					d.Log("plan", "", "would apply %s %s (server-side, field manager %s)", o.GetKind(), objName(o), fieldManager)
+				}
+				return nil
+			}
+			cs, cfg, err := adminClient(d)
+			if err != nil {
+				return err
+			}
+			dyn, err := dynamic.NewForConfig(cfg)
+			if err != nil {
+				return err
+			}
+			if err := applyAll(ctx, cs, dyn, objs); err != nil {
+				return err
+			}
+			d.Log("cni", "", "applied %d objects (flannel %s, pod network %s)", len(objs), FlannelVersion, d.Cluster().Spec.Networking.PodSubnet)
+			return waitDaemonSet(ctx, d, cs, "kube-flannel", "kube-flannel-ds", 3*time.Minute)
+		},
+	}
+}
+
+func objName(o *unstructured.Unstructured) string {
+	if o.GetNamespace() != "" {
+		return o.GetNamespace() + "/" + o.GetName()
+	}
+	return o.GetName()
+}
+
+func decodeManifest(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, fmt.Errorf("decoding manifest: %w", err)
+		}
+		if len(m) > 0 {
+			out = append(out, &unstructured.Unstructured{Object: m})
+		}
+	}
+}
+
+// applyAll applies objects in order (namespaces first, as written) with
+// server-side apply, mapping kinds to resources through discovery.
+func applyAll(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, objs []*unstructured.Unstructured) error {
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(discovery.NewDiscoveryClient(cs.Discovery().RESTClient())))
+	force := true
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, objName(o), err)
+		}
+		body, err := o.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if o.GetNamespace() != "" {
+			ri = dyn.Resource(m.Resource).Namespace(o.GetNamespace())
+		}
+		if _, err := ri.Patch(ctx, o.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+			return fmt.Errorf("applying %s %s: %w", gvk.Kind, objName(o), err)
+		}
+	}
+	return nil
+}
+
+// waitDaemonSet waits until the DaemonSet's current generation is rolled
+// out and available on every node it is scheduled to.
+func waitDaemonSet(ctx context.Context, d InitData, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
+	var ds *appsv1.DaemonSet
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if ds, err = cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return false, nil
+		}
+		st := ds.Status
+		return st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 &&
+			st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberAvailable == st.DesiredNumberScheduled, nil
+	})
+	if err != nil {
+		status := "not found"
+		if ds != nil {
+			status = fmt.Sprintf("%d of %d available", ds.Status.NumberAvailable, ds.Status.DesiredNumberScheduled)
+		}
+		return fmt.Errorf("daemonset %s/%s did not roll out (%s): kubectl -n %s describe daemonset %s; kubectl -n %s get pods -o wide", ns, name, status, ns, name, ns)
+	}
+	d.Log("cni", "", "daemonset %s/%s rolled out on %d node(s)", ns, name, ds.Status.NumberAvailable)
+	return nil
+}

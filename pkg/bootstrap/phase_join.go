@@ -1,0 +1,143 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
+)
+
+func joinPhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "join",
+		Short: "join the workers that are not nodes yet with kubeadm join: one token per run (1 h, deleted afterwards), the cluster CA hash pinned, in parallel",
+		Run: func(ctx context.Context, d InitData) error {
+			return JoinWorkers(ctx, d, d.Cluster().HostsWithRole(cluster.RoleWorker))
+		},
+	}
+}
+
+// JoinWorkers joins the given workers that are not yet nodes of the cluster.
+func JoinWorkers(ctx context.Context, d InitData, workers []cluster.Host) error {
+	c := d.Cluster()
+	ca, _, err := d.State().KubernetesCA()
+	if err != nil {
+		return err
+	}
+	caHash := pki.SPKIHash(ca.Cert)
+	if d.DryRun() {
+		return d.OnHosts(ctx, workers, func(ctx context.Context, h *Host) error {
+			return joinOne(ctx, d, h, "<token created at join time>", caHash)
+		})
+	}
+	cs, _, err := adminClient(d)
+	if err != nil {
+		return err
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	isNode := map[string]bool{}
+	for _, n := range nodes.Items {
+		isNode[n.Name] = true
+	}
+	var todo []cluster.Host
+	for _, w := range workers {
+		if !isNode[w.Name] {
+			todo = append(todo, w)
+		}
+	}
+	if len(todo) == 0 {
+		d.Log("join", "", "every worker is already a node of %s", c.Metadata.Name)
+		return nil
+	}
+	token, err := createJoinToken(ctx, cs, c.Metadata.Name)
+	if err != nil {
+		return err
+	}
+	defer deleteJoinToken(context.WithoutCancel(ctx), cs, token)
+	d.Log("join", "", "joining %s (token valid 1h, CA %s)", hostNames(todo), caHash)
+	return d.OnHosts(ctx, todo, func(ctx context.Context, h *Host) error {
+		return joinOne(ctx, d, h, token, caHash)
+	})
+}
+
+func hostNames(hs []cluster.Host) string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func joinOne(ctx context.Context, d InitData, h *Host, token, caHash string) error {
+	if out, ok, _ := h.Query(ctx, "test -s /etc/kubernetes/kubelet.conf && echo joined"); ok && out == "joined" {
+		return fmt.Errorf("%s has /etc/kubernetes/kubelet.conf but is not a node of the cluster: it belongs to another cluster or was deleted; run `kubectl kbs reset -f SPEC %s` and join again", h.Spec.Name, h.Spec.Name)
+	}
+	cfg, err := RenderJoinConfig(d.Cluster(), h.Spec, token, caHash)
+	if err != nil {
+		return err
+	}
+	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/kbs"); err != nil {
+		return err
+	}
+	if _, err := h.EnsureFile(ctx, File{Path: KubeadmJoinPath, Data: cfg, Mode: 0o600, Secret: true}); err != nil {
+		return err
+	}
+	defer func() {
+		_ = h.Exec(context.WithoutCancel(ctx), "remove the join configuration (it holds the token)", "rm -f "+KubeadmJoinPath)
+	}()
+	start := time.Now()
+	cmd := "kubeadm join --config " + KubeadmJoinPath + " >/var/log/kbs-kubeadm-join.log 2>&1 || { tail -30 /var/log/kbs-kubeadm-join.log >&2; exit 1; }"
+	if err := h.Exec(ctx, "kubeadm join", cmd); err != nil {
+		return fmt.Errorf("%w (full output on the host: /var/log/kbs-kubeadm-join.log)", err)
+	}
+	if !h.DryRun() {
+		d.Log("join", h.Spec.Name, "joined in %s", time.Since(start).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+// createJoinToken creates a bootstrap token Secret through the API, valid for
+// an hour, in the group kubeadm's join RBAC expects. kbs makes the token
+// itself rather than parsing one out of kubeadm's output.
+func createJoinToken(ctx context.Context, cs kubernetes.Interface, clusterName string) (string, error) {
+	token, err := NewBootstrapToken()
+	if err != nil {
+		return "", err
+	}
+	id, secret, _ := strings.Cut(token, ".")
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "bootstrap-token-" + id, Namespace: "kube-system",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "kbs"}},
+		Type: corev1.SecretTypeBootstrapToken,
+		StringData: map[string]string{
+			"description":                    "kbs join for cluster " + clusterName,
+			"token-id":                       id,
+			"token-secret":                   secret,
+			"expiration":                     time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+			"usage-bootstrap-authentication": "true",
+			"usage-bootstrap-signing":        "true",
+			"auth-extra-groups":              "system:bootstrappers:kubeadm:default-node-token",
+		},
+	}
+	if _, err := cs.CoreV1().Secrets("kube-system").Create(ctx, s, metav1.CreateOptions{FieldManager: fieldManager}); err != nil {
+		return "", fmt.Errorf("creating a join token: %w", err)
+	}
+	return token, nil
+}
+
+// deleteJoinToken removes the run's token once the joins are over: it would
+// expire within the hour anyway, but nothing should outlive its use.
+func deleteJoinToken(ctx context.Context, cs kubernetes.Interface, token string) {
+	id, _, _ := strings.Cut(token, ".")
+	_ = cs.CoreV1().Secrets("kube-system").Delete(ctx, "bootstrap-token-"+id, metav1.DeleteOptions{})
+}

@@ -1,0 +1,194 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
+)
+
+// Files of the control plane.
+const (
+	AdminConf          = "/etc/kubernetes/admin.conf"
+	KubeadmInitPath    = "/etc/kbs/kubeadm-init.yaml" // holds the run's token; removed after init
+	KubeadmJoinPath    = "/etc/kbs/kubeadm-join.yaml" // likewise for joins
+	APIServerManifest  = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+	kubeadmInitTimeout = 5 * time.Minute
+)
+
+// resumeIgnores are the preflight checks a half-finished `kubeadm init`
+// trips over on a re-run: its own manifests and the ports its components
+// already hold. kubeadm reuses the certificates and kubeconfigs it finds.
+var resumeIgnores = []string{
+	"FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml",
+	"FileAvailable--etc-kubernetes-manifests-kube-controller-manager.yaml",
+	"FileAvailable--etc-kubernetes-manifests-kube-scheduler.yaml",
+	"Port-6443", "Port-10257", "Port-10259", "Port-10250",
+}
+
+func controlPlanePhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "control-plane",
+		Short: "kubeadm init on the first control-plane host with kbs's cluster CA and a one-hour token (kubeadm init --dry-run first), then admin.conf into your kubeconfig as context <cluster>",
+		Run:   runControlPlane,
+		Verify: func(ctx context.Context, d InitData) error {
+			cs, _, err := adminClient(d)
+			if err != nil {
+				return err
+			}
+			return apiReady(ctx, cs, 5*time.Second)
+		},
+	}
+}
+
+func runControlPlane(ctx context.Context, d InitData) error {
+	c := d.Cluster()
+	files, err := kubePKIFiles(d)
+	if err != nil {
+		return err
+	}
+	first := c.HostsWithRole(cluster.RoleControlPlane)[:1]
+	return d.OnHosts(ctx, first, func(ctx context.Context, h *Host) error {
+		if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+KubePKIDir+" /etc/kbs"); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if _, err := h.EnsureFile(ctx, f); err != nil {
+				return err
+			}
+		}
+		initialized, err := controlPlaneUp(ctx, h)
+		if err != nil {
+			return err
+		}
+		if !initialized {
+			if err := runKubeadmInit(ctx, d, h); err != nil {
+				return err
+			}
+		} else {
+			d.Log("control-plane", h.Spec.Name, "already initialized (admin.conf present, API server ready); not running kubeadm init")
+		}
+		if h.DryRun() {
+			h.plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), c.Metadata.Name)
+			return nil
+		}
+		return fetchAdmin(ctx, d, h)
+	})
+}
+
+// kubePKIFiles are the CAs kbs owns, as files for the control plane.
+func kubePKIFiles(d InitData) ([]File, error) {
+	ca, created, err := d.State().KubernetesCA()
+	if err != nil {
+		return nil, err
+	}
+	fp, _, err := d.State().FrontProxyCA()
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		d.Log("control-plane", "", "created the cluster CA in %s (join hash %s)", d.State().Dir, pki.SPKIHash(ca.Cert))
+	}
+	return []File{
+		{Path: KubePKIDir + "/ca.crt", Data: ca.CertPEM, Mode: 0o644, Summary: certSummary(ca.CertPEM, false)},
+		{Path: KubePKIDir + "/ca.key", Data: ca.KeyPEM, Mode: 0o600, Secret: true},
+		{Path: KubePKIDir + "/front-proxy-ca.crt", Data: fp.CertPEM, Mode: 0o644, Summary: certSummary(fp.CertPEM, false)},
+		{Path: KubePKIDir + "/front-proxy-ca.key", Data: fp.KeyPEM, Mode: 0o600, Secret: true},
+	}, nil
+}
+
+// controlPlaneUp says whether kubeadm init finished here before: admin.conf
+// exists and the API server answers with it.
+func controlPlaneUp(ctx context.Context, h *Host) (bool, error) {
+	_, ok, _ := h.Query(ctx, "test -s "+AdminConf+" && kubectl --kubeconfig "+AdminConf+" get --raw /readyz --request-timeout=5s")
+	return ok, nil
+}
+
+func runKubeadmInit(ctx context.Context, d InitData, h *Host) error {
+	c := d.Cluster()
+	token, err := NewBootstrapToken()
+	if err != nil {
+		return err
+	}
+	spec := *c
+	if _, partial, _ := h.Query(ctx, "test -e "+APIServerManifest); partial {
+		d.Log("control-plane", h.Spec.Name, "an earlier kubeadm init stopped half-way; resuming it (kubeadm reuses the certificates and kubeconfigs it finds)")
+		spec.Spec.Kubeadm.IgnorePreflightErrors = append(append([]string{}, c.Spec.Kubeadm.IgnorePreflightErrors...), resumeIgnores...)
+	}
+	cfg, err := RenderKubeadmInit(&spec, token)
+	if err != nil {
+		return err
+	}
+	if _, err := h.EnsureFile(ctx, File{Path: KubeadmInitPath, Data: cfg, Mode: 0o600, Secret: true}); err != nil {
+		return err
+	}
+	defer func() {
+		_ = h.Exec(context.WithoutCancel(ctx), "remove the init configuration (it holds the token)", "rm -f "+KubeadmInitPath)
+	}()
+	start := time.Now()
+	if err := h.Exec(ctx, "kubeadm init --dry-run", "kubeadm init --config "+KubeadmInitPath+" --dry-run >/tmp/kbs-kubeadm-dry-run.log 2>&1 || { tail -25 /tmp/kbs-kubeadm-dry-run.log >&2; exit 1; }"); err != nil {
+		return fmt.Errorf("%w (full output on the host: /tmp/kbs-kubeadm-dry-run.log)", err)
+	}
+	if !h.DryRun() {
+		d.Log("control-plane", h.Spec.Name, "kubeadm init --dry-run passed in %s; running kubeadm init", time.Since(start).Round(100*time.Millisecond))
+	}
+	start = time.Now()
+	initCmd := "kubeadm init --config " + KubeadmInitPath + " --skip-token-print >/var/log/kbs-kubeadm-init.log 2>&1 || { tail -30 /var/log/kbs-kubeadm-init.log >&2; exit 1; }"
+	if err := h.Exec(ctx, "kubeadm init", initCmd); err != nil {
+		return fmt.Errorf("%w (full output on the host: /var/log/kbs-kubeadm-init.log; after fixing the cause re-run init: it resumes)", err)
+	}
+	if !h.DryRun() {
+		d.Log("control-plane", h.Spec.Name, "kubeadm init done in %s", time.Since(start).Round(100*time.Millisecond))
+	}
+	return nil
+}
+
+// fetchAdmin copies admin.conf into the state directory and merges it into
+// the operator's kubeconfig, then waits for the API server from here.
+func fetchAdmin(ctx context.Context, d InitData, h *Host) error {
+	var buf bytes.Buffer
+	if err := h.conn.ReadFile(ctx, AdminConf, &buf); err != nil {
+		return fmt.Errorf("fetching %s: %w", AdminConf, err)
+	}
+	if err := d.State().SaveAdminKubeconfig(buf.Bytes()); err != nil {
+		return err
+	}
+	name := d.Cluster().Metadata.Name
+	if err := MergeAdmin(d.KubeconfigPath(), name, buf.Bytes()); err != nil {
+		return fmt.Errorf("merging admin.conf into %s: %w", d.KubeconfigPath(), err)
+	}
+	d.Log("control-plane", h.Spec.Name, "admin credentials merged into %s as context %q", d.KubeconfigPath(), name)
+	cs, _, err := adminClient(d)
+	if err != nil {
+		return err
+	}
+	return apiReady(ctx, cs, kubeadmInitTimeout)
+}
+
+// NewBootstrapToken returns a random kubeadm bootstrap token,
+// [a-z0-9]{6}.[a-z0-9]{16}.
+func NewBootstrapToken() (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, 23)
+	buf := make([]byte, 32)
+	for len(out) < 23 {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, x := range buf {
+			// Bytes ≥ 252 are dropped so every character is equally likely.
+			if x >= 252 || len(out) == 23 {
+				continue
+			}
+			if len(out) == 6 {
+				out = append(out, '.')
+			}
+			out = append(out, alphabet[int(x)%len(alphabet)])
+		}
+	}
+	return string(out), nil
+}

@@ -1,0 +1,120 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ReadyTimeout bounds how long wait-ready waits for all nodes.
+const ReadyTimeout = 5 * time.Minute
+
+func waitReadyPhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "wait-ready",
+		Short: "wait until every control-plane and worker host is a Ready node, then show them like kubectl get nodes -o wide",
+		Run: func(ctx context.Context, d InitData) error {
+			if d.DryRun() {
+				d.Log("plan", "", "would wait up to %s for nodes %s to be Ready", ReadyTimeout, hostNames(KubeletHosts(d.Cluster())))
+				return nil
+			}
+			cs, _, err := adminClient(d)
+			if err != nil {
+				return err
+			}
+			nodes, err := WaitNodesReady(ctx, cs, hostNames(KubeletHosts(d.Cluster())), ReadyTimeout)
+			if nodes != nil {
+				var b strings.Builder
+				PrintNodes(&b, nodes)
+				d.Log("wait-ready", "", "nodes:\n%s", strings.TrimRight(b.String(), "\n"))
+			}
+			return err
+		},
+	}
+}
+
+// WaitNodesReady waits until every named node (comma-separated) is Ready.
+func WaitNodesReady(ctx context.Context, cs kubernetes.Interface, names string, timeout time.Duration) ([]corev1.Node, error) {
+	want := strings.Split(names, ", ")
+	var nodes []corev1.Node
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		nodes = list.Items
+		byName := map[string]corev1.Node{}
+		for _, n := range nodes {
+			byName[n.Name] = n
+		}
+		missing = missing[:0]
+		for _, w := range want {
+			if n, ok := byName[w]; !ok || !NodeReady(n) {
+				missing = append(missing, w)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return nodes, fmt.Errorf("nodes not Ready after %s: %s (kubectl describe node NAME; kubectl kbs diag node NAME)", timeout, strings.Join(missing, ", "))
+	}
+	return nodes, nil
+}
+
+// NodeReady says whether the node's Ready condition is True.
+func NodeReady(n corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// PrintNodes writes a table like `kubectl get nodes -o wide`.
+func PrintNodes(w io.Writer, nodes []corev1.Node) {
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tROLES\tAGE\tVERSION\tINTERNAL-IP\tOS-IMAGE\tKERNEL-VERSION\tCONTAINER-RUNTIME")
+	for _, n := range nodes {
+		status := "NotReady"
+		if NodeReady(n) {
+			status = "Ready"
+		}
+		if n.Spec.Unschedulable {
+			status += ",SchedulingDisabled"
+		}
+		var roles []string
+		for k := range n.Labels {
+			if r, ok := strings.CutPrefix(k, "node-role.kubernetes.io/"); ok {
+				roles = append(roles, r)
+			}
+		}
+		sort.Strings(roles)
+		role := strings.Join(roles, ",")
+		if role == "" {
+			role = "<none>"
+		}
+		ip := "<none>"
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ip = a.Address
+			}
+		}
+		i := n.Status.NodeInfo
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, status, role,
+			duration.HumanDuration(time.Since(n.CreationTimestamp.Time)), i.KubeletVersion, ip, i.OSImage, i.KernelVersion, i.ContainerRuntimeVersion)
+	}
+	tw.Flush()
+}

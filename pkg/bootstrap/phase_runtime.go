@@ -1,0 +1,308 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+)
+
+func runtimePhase() Phase[InitData] {
+	return Phase[InitData]{
+		Name:  "runtime",
+		Short: "install containerd, runc, the CNI plugins, kubelet, kubeadm and kubectl on every Kubernetes node (packages or the air-gapped bundle), and import the bundle's images",
+		Run: func(ctx context.Context, d InitData) error {
+			return d.OnHosts(ctx, KubeletHosts(d.Cluster()), func(ctx context.Context, h *Host) error {
+				return InstallRuntime(ctx, d, h)
+			})
+		},
+		Verify: func(ctx context.Context, d InitData) error {
+			return d.OnHosts(ctx, KubeletHosts(d.Cluster()), func(ctx context.Context, h *Host) error {
+				return runtimeReady(ctx, d.Cluster(), h)
+			})
+		},
+	}
+}
+
+// KubeletHosts are the hosts that run a kubelet: control planes and workers.
+func KubeletHosts(c *cluster.Cluster) []cluster.Host {
+	return append(c.HostsWithRole(cluster.RoleControlPlane), c.HostsWithRole(cluster.RoleWorker)...)
+}
+
+// InstallRuntime prepares one node: kernel settings, swap off, the runtime
+// and kube binaries, containerd's configuration and, from a bundle, images.
+// Every step compares before it changes, so a re-run restarts nothing.
+func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
+	c := d.Cluster()
+	if err := prepareKernel(ctx, d, h); err != nil {
+		return err
+	}
+	var changed []string
+	var err error
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
+		changed, err = installBundle(ctx, d, h)
+	} else {
+		err = installPackages(ctx, d, h)
+	}
+	if err != nil {
+		return err
+	}
+	restarted, err := configureContainerd(ctx, d, h, changed)
+	if err != nil {
+		return err
+	}
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
+		if err := importImages(ctx, d, h, restarted || contains(changed, BundleImages)); err != nil {
+			return err
+		}
+	}
+	if h.DryRun() {
+		return nil
+	}
+	return runtimeReady(ctx, c, h)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareKernel loads overlay and br_netfilter, persists the sysctls and
+// turns swap off (kubeadm refuses swap unless the kubelet is told otherwise).
+// Inside containers modules cannot load and global sysctls are read-only;
+// what counts is the value the node sees, checked afterwards.
+func prepareKernel(ctx context.Context, d InitData, h *Host) error {
+	for _, f := range []File{{Path: ModulesPath, Data: []byte(NodeModules), Mode: 0o644}, {Path: SysctlPath, Data: []byte(NodeSysctls), Mode: 0o644}} {
+		if _, err := h.EnsureFile(ctx, f); err != nil {
+			return err
+		}
+	}
+	err := h.Exec(ctx, "load modules and apply sysctls",
+		"for m in overlay br_netfilter; do modprobe $m 2>/dev/null || true; done; sysctl -q -p "+SysctlPath+" >/dev/null 2>&1 || true")
+	if err != nil {
+		return err
+	}
+	if out, ok, _ := h.Query(ctx, "cat /proc/sys/net/ipv4/ip_forward; test -e /proc/sys/net/bridge/bridge-nf-call-iptables && echo bridge"); ok && out != "1\nbridge" {
+		return fmt.Errorf("the kernel is not ready for Kubernetes (ip_forward=%q; br_netfilter %s): load br_netfilter and set %s", strings.SplitN(out, "\n", 2)[0], map[bool]string{true: "loaded", false: "missing"}[strings.HasSuffix(out, "bridge")], strings.ReplaceAll(strings.TrimSpace(NodeSysctls[strings.Index(NodeSysctls, "\n")+1:]), "\n", ", "))
+	}
+	if swaps, ok, _ := h.Query(ctx, "tail -n +2 /proc/swaps"); ok && swaps != "" {
+		d.Log("runtime", h.Spec.Name, "swap is on; turning it off and commenting it out of /etc/fstab (backup /etc/fstab.kbs-backup)")
+		return h.Exec(ctx, "turn swap off", `swapoff -a && cp -p /etc/fstab /etc/fstab.kbs-backup && sed -i -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# kbs: swap off for the kubelet: \1@' /etc/fstab`)
+	} else if h.DryRun() {
+		return h.Exec(ctx, "turn swap off if it is on", "swapoff -a")
+	}
+	return nil
+}
+
+// installBundle uploads the bundle's files whose checksum differs on the
+// node, several at a time on the host's one connection, and verifies each
+// on arrival. It returns the destinations it changed.
+func installBundle(ctx context.Context, d InitData, h *Host) ([]string, error) {
+	b, err := CheckBundle(d.Cluster())
+	if err != nil {
+		return nil, err
+	}
+	files := b.files()
+	if h.DryRun() {
+		for _, f := range files {
+			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel][:12])
+		}
+		return nil, nil
+	}
+	dests := make([]string, len(files))
+	for i, f := range files {
+		dests[i] = quote(f.Dest)
+	}
+	if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+BinDir+" /usr/local/sbin "+CNIBinDir+" && install -d -m 0700 "+filepath.Dir(BundleImages)); err != nil {
+		return nil, err
+	}
+	have := map[string]string{}
+	out, _, _ := h.Query(ctx, "sha256sum "+strings.Join(dests, " ")+" 2>/dev/null; true")
+	for _, line := range strings.Split(out, "\n") {
+		if sum, path, ok := strings.Cut(line, "  "); ok {
+			have[path] = sum
+		}
+	}
+	var (
+		mu      sync.Mutex
+		changed []string
+	)
+	var todo []bundleFile
+	for _, f := range files {
+		if have[f.Dest] != b.Sums[f.Rel] {
+			todo = append(todo, f)
+		}
+	}
+	if len(todo) == 0 {
+		d.Log("runtime", h.Spec.Name, "bundle files already in place (%d files, checksums match)", len(files))
+		return nil, nil
+	}
+	err = remote.ForEach(ctx, todo, 4, func(ctx context.Context, f bundleFile) error {
+		if err := uploadVerified(ctx, h, filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel]); err != nil {
+			return err
+		}
+		mu.Lock()
+		changed = append(changed, f.Dest)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.Log("runtime", h.Spec.Name, "uploaded %d of %d bundle files", len(todo), len(files))
+	return changed, nil
+}
+
+// uploadVerified streams a local file to the node and checks its checksum
+// there before it replaces dest: a truncated or corrupted transfer never
+// lands under the real name.
+func uploadVerified(ctx context.Context, h *Host, local, dest string, mode os.FileMode, sum string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tmp := dest + ".kbs-upload"
+	if err := h.conn.WriteFile(ctx, tmp, f, mode, "root:root"); err != nil {
+		return fmt.Errorf("uploading %s: %w", dest, err)
+	}
+	check := fmt.Sprintf("echo '%s  %s' | sha256sum --quiet -c - && mv -f %s %s", sum, tmp, quote(tmp), quote(dest))
+	if _, err := h.conn.Run(ctx, check, remote.Privileged()); err != nil {
+		_, _ = h.conn.Run(ctx, "rm -f "+quote(tmp), remote.Privileged())
+		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", dest, err)
+	}
+	return nil
+}
+
+// k8sMinor turns v1.37.2 into v1.37, the pkgs.k8s.io channel.
+func k8sMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// installPackages installs the runtime with apt, as the operator's notes do:
+// containerd and runc from the distribution, kubelet, kubeadm and kubectl
+// pinned to the spec's version from pkgs.k8s.io, then held.
+func installPackages(ctx context.Context, d InitData, h *Host) error {
+	c := d.Cluster()
+	want := strings.TrimPrefix(c.Spec.KubernetesVersion, "v")
+	if out, ok, _ := h.Query(ctx, "kubelet --version; kubeadm version -o short; command -v containerd"); ok && strings.Contains(out, "Kubernetes v"+want) && strings.Contains(out, "\nv"+want+"\n") {
+		d.Log("runtime", h.Spec.Name, "kubelet and kubeadm %s and containerd already installed", c.Spec.KubernetesVersion)
+		return nil
+	}
+	repo := "https://pkgs.k8s.io/core:/stable:/" + k8sMinor(c.Spec.KubernetesVersion) + "/deb/"
+	script := strings.Join([]string{
+		"export DEBIAN_FRONTEND=noninteractive",
+		"apt-get update -qq",
+		"apt-get install -y -qq containerd runc apt-transport-https ca-certificates curl gpg >/dev/null",
+		"install -d -m 0755 /etc/apt/keyrings",
+		"curl -fsSL " + repo + "Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+		"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] " + repo + " /' > /etc/apt/sources.list.d/kubernetes.list",
+		"apt-get update -qq",
+		fmt.Sprintf("apt-get install -y -qq --allow-change-held-packages kubelet=%[1]s-* kubeadm=%[1]s-* kubectl=%[1]s-* >/dev/null", want),
+		"apt-mark hold kubelet kubeadm kubectl >/dev/null",
+	}, " && ")
+	d.Log("runtime", h.Spec.Name, "installing containerd and Kubernetes %s packages (%s)", c.Spec.KubernetesVersion, repo)
+	return h.Exec(ctx, "install packages", script)
+}
+
+var versionRE = regexp.MustCompile(`\bv?(\d+)\.(\d+)\.\d+`)
+
+// configureContainerd writes containerd's configuration (and, from a
+// bundle, its unit and the kubelet's) and restarts containerd only when
+// something it reads changed. It reports whether containerd restarted.
+func configureContainerd(ctx context.Context, d InitData, h *Host, changed []string) (bool, error) {
+	c := d.Cluster()
+	major := 2
+	if c.Spec.Runtime.Source == cluster.RuntimeSourcePackages {
+		if out, ok, _ := h.Query(ctx, "containerd --version"); ok {
+			if m := versionRE.FindStringSubmatch(out); m != nil {
+				major, _ = strconv.Atoi(m[1])
+			}
+		}
+	}
+	cfg, err := RenderContainerdConfig(c, major)
+	if err != nil {
+		return false, err
+	}
+	files := []File{{Path: ContainerdConfigPath, Data: cfg, Mode: 0o644}}
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
+		files = append(files,
+			File{Path: ContainerdUnitPath, Data: []byte(ContainerdUnit), Mode: 0o644},
+			File{Path: KubeletUnitPath, Data: []byte(KubeletUnit), Mode: 0o644},
+			File{Path: KubeletDropInPath, Data: []byte(KubeletDropIn), Mode: 0o644})
+	}
+	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/containerd "+filepath.Dir(KubeletDropInPath)+" "+CNIConfDir); err != nil {
+		return false, err
+	}
+	for _, f := range files {
+		ch, err := h.EnsureFile(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		if ch {
+			changed = append(changed, f.Path)
+		}
+	}
+	restart := false
+	for _, p := range changed {
+		if p == ContainerdConfigPath || p == ContainerdUnitPath || strings.Contains(p, "containerd") || strings.HasSuffix(p, "/runc") {
+			restart = true
+		}
+	}
+	cmd := "systemctl daemon-reload && systemctl enable --quiet containerd.service kubelet.service && systemctl start containerd.service"
+	if restart {
+		cmd = "systemctl daemon-reload && systemctl enable --quiet containerd.service kubelet.service && systemctl restart containerd.service"
+		d.Log("runtime", h.Spec.Name, "containerd configuration or binaries changed; (re)starting containerd")
+	}
+	if err := h.Exec(ctx, "start containerd", cmd); err != nil {
+		return false, err
+	}
+	// The socket answers a moment after systemd reports the unit started.
+	return restart, h.Exec(ctx, "wait for containerd", "for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version")
+}
+
+// importImages loads the bundle's image archive into containerd's k8s.io
+// namespace when it changed or the sandbox image is missing.
+func importImages(ctx context.Context, d InitData, h *Host, force bool) error {
+	sandbox := SandboxImage(d.Cluster())
+	if !force {
+		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), sandbox) {
+			return nil
+		}
+	}
+	if !h.DryRun() {
+		d.Log("runtime", h.Spec.Name, "importing images into containerd")
+	}
+	return h.Exec(ctx, "import images", "ctr -n k8s.io images import "+BundleImages+" >/dev/null")
+}
+
+// runtimeReady checks that the node runs the spec's kubelet and kubeadm and
+// a containerd that answers.
+func runtimeReady(ctx context.Context, c *cluster.Cluster, h *Host) error {
+	out, ok, err := h.Query(ctx, "kubelet --version && kubeadm version -o short && ctr version >/dev/null && systemctl is-active containerd.service")
+	if h.DryRun() {
+		return nil
+	}
+	if !ok {
+		return fmt.Errorf("runtime not ready on %s: %v", h.Spec.Name, err)
+	}
+	if want := c.Spec.KubernetesVersion; !strings.Contains(out, "Kubernetes "+want) || !strings.Contains(out, "\n"+want+"\n") {
+		return fmt.Errorf("%s runs %q, not Kubernetes %s", h.Spec.Name, strings.ReplaceAll(out, "\n", "; "), want)
+	}
+	return nil
+}

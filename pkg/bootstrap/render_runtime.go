@@ -1,0 +1,163 @@
+package bootstrap
+
+import (
+	"bytes"
+	"fmt"
+	"text/template"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// Where the runtime lives on the nodes.
+const (
+	ContainerdConfigPath = "/etc/containerd/config.toml"
+	ContainerdUnitPath   = "/etc/systemd/system/containerd.service"
+	ContainerdSocket     = "unix:///run/containerd/containerd.sock"
+	KubeletUnitPath      = "/etc/systemd/system/kubelet.service"
+	KubeletDropInPath    = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
+	CNIBinDir            = "/opt/cni/bin"
+	CNIConfDir           = "/etc/cni/net.d"
+	SysctlPath           = "/etc/sysctl.d/90-kbs-kubernetes.conf"
+	ModulesPath          = "/etc/modules-load.d/kbs-kubernetes.conf"
+	BinDir               = "/usr/local/bin"
+)
+
+// PauseVersion is the sandbox image tag kubeadm 1.37 deploys.
+const PauseVersion = "3.10.2"
+
+// SandboxImage is the pause image containerd uses for pod sandboxes: the
+// same one kubeadm pre-pulls, so no node ever reaches for a registry.
+func SandboxImage(c *cluster.Cluster) string {
+	repo := c.Spec.ImageRepository
+	if repo == "" {
+		repo = "registry.k8s.io"
+	}
+	return repo + "/pause:" + PauseVersion
+}
+
+var containerdConfigTmpl = template.Must(template.New("containerd").Parse(`# Written by kbs for cluster {{.Cluster}}; ` + "`kubectl kbs init`" + ` rewrites it.
+version = 3
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = 'overlayfs'
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = '{{.Sandbox}}'
+
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = {{.RestrictOOM}}
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+    runtime_type = 'io.containerd.runc.v2'
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+      SystemdCgroup = {{.SystemdCgroup}}
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ['{{.CNIBin}}']
+    conf_dir = '{{.CNIConf}}'
+`))
+
+// containerd 1.x (Debian's package) reads config version 2.
+var containerdV2ConfigTmpl = template.Must(template.New("containerd1").Parse(`# Written by kbs for cluster {{.Cluster}}; ` + "`kubectl kbs init`" + ` rewrites it.
+version = 2
+
+[plugins.'io.containerd.grpc.v1.cri']
+  sandbox_image = '{{.Sandbox}}'
+  restrict_oom_score_adj = {{.RestrictOOM}}
+  [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]
+    runtime_type = 'io.containerd.runc.v2'
+    [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc.options]
+      SystemdCgroup = {{.SystemdCgroup}}
+  [plugins.'io.containerd.grpc.v1.cri'.cni]
+    bin_dir = '{{.CNIBin}}'
+    conf_dir = '{{.CNIConf}}'
+`))
+
+// RenderContainerdConfig writes containerd's configuration: CRI with the
+// spec's sandbox image and cgroup driver. major is containerd's major version.
+func RenderContainerdConfig(c *cluster.Cluster, major int) ([]byte, error) {
+	t := containerdConfigTmpl
+	if major < 2 {
+		t = containerdV2ConfigTmpl
+	}
+	var b bytes.Buffer
+	err := t.Execute(&b, map[string]any{
+		"Cluster":       c.Metadata.Name,
+		"Sandbox":       SandboxImage(c),
+		"RestrictOOM":   c.Spec.Runtime.RestrictOOMScoreAdj,
+		"SystemdCgroup": c.Spec.Runtime.CgroupDriver == cluster.CgroupDriverSystemd,
+		"CNIBin":        CNIBinDir,
+		"CNIConf":       CNIConfDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rendering containerd config: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// ContainerdUnit runs a bundle's containerd. Delegate and KillMode=process:
+// the shims and pods must survive a containerd restart.
+const ContainerdUnit = `# Written by kbs (air-gapped runtime bundle).
+[Unit]
+Description=containerd container runtime
+Documentation=https://containerd.io
+After=network.target local-fs.target
+
+[Service]
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=` + BinDir + `/containerd
+Type=notify
+Delegate=yes
+KillMode=process
+Restart=always
+RestartSec=5
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-999
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// KubeletUnit is the kubelet service as the Kubernetes packages ship it: it
+// restarts forever, because until kubeadm writes its configuration it has
+// nothing to run.
+const KubeletUnit = `# Written by kbs (air-gapped runtime bundle).
+[Unit]
+Description=kubelet: the Kubernetes node agent
+Documentation=https://kubernetes.io/docs/
+Wants=network-online.target
+After=network-online.target containerd.service
+
+[Service]
+ExecStart=` + BinDir + `/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// KubeletDropIn hands the kubelet what kubeadm writes: the bootstrap and
+// final kubeconfigs, the config file and the per-node flags file.
+const KubeletDropIn = `# Written by kbs: the kubeadm drop-in for the kubelet.
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+# kubeadm init and join write KUBELET_KUBEADM_ARGS here.
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+# The operator's own overrides, KUBELET_EXTRA_ARGS.
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=` + BinDir + `/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`
+
+// NodeSysctls are what kubeadm's preflight and the pod network need.
+const NodeSysctls = `# Written by kbs: forwarding and bridged traffic through iptables.
+net.ipv4.ip_forward = 1
+net.bridge.bridge-nf-call-iptables = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+`
+
+// NodeModules load at boot: overlayfs for containerd, br_netfilter for the
+// bridge sysctls above.
+const NodeModules = "# Written by kbs.\noverlay\nbr_netfilter\n"

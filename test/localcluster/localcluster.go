@@ -1,0 +1,89 @@
+// Package localcluster boots the operator's `k8s` cluster shape on local
+// nodes (one etcd host, one control plane, two workers) and writes the kbs
+// spec that describes them, with the settings these nodes need: the
+// air-gapped bundle, cgroupfs, clamped OOM scores, cgroup v1 allowed,
+// conntrack left alone and kubeadm's SystemVerification skipped. `make demo`
+// and the end-to-end test share it; kbs itself only gets the spec, the key
+// and known_hosts.
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kubectl-kbs/kbs/test/env"
+	"github.com/kubectl-kbs/kbs/test/nodes"
+)
+
+// Names and roles of the nodes, as in the operator's notes.
+var (
+	Names = []string{"etcd0", "master-0", "worker-0", "worker-1"}
+	roles = map[string]string{"etcd0": "etcd", "master-0": "control-plane", "worker-0": "worker", "worker-1": "worker"}
+)
+
+// Boot starts the four nodes; keep makes them outlive this process.
+func Boot(ctx context.Context, keep bool) (*nodes.Cluster, error) {
+	return nodes.Boot(ctx, nodes.Options{Names: Names, Keep: keep})
+}
+
+// Spec is the kbs cluster spec for the booted nodes.
+func Spec(c *nodes.Cluster, name string) (string, error) {
+	out, err := env.OutputDir()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(out, "bin")
+	var hosts strings.Builder
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&hosts, "  - {name: %s, role: %s, address: %s}\n", n.Name, roles[n.Name], n.IP)
+	}
+	return fmt.Sprintf(`# The operator's k8s cluster on local systemd-nspawn nodes (written by test/localcluster).
+apiVersion: kbs.kubectl-kbs.io/v1alpha1
+kind: Cluster
+metadata:
+  name: %[1]s
+spec:
+  kubernetesVersion: v1.37.2
+  imageRepository: kbs.local
+  runtime:
+    source: bundle
+    bundle: %[2]s
+    cgroupDriver: cgroupfs
+    restrictOOMScoreAdj: true
+  kubelet:
+    failCgroupV1: false
+  kubeProxy:
+    conntrackMaxPerCore: 0
+  kubeadm:
+    ignorePreflightErrors: [SystemVerification]
+  cni:
+    plugin: flannel
+    images:
+      flannel: kbs.local/flannel:v0.28.10
+      flannel-cni-plugin: kbs.local/flannel-cni-plugin:v0.9.1
+  networking:
+    podSubnet: 10.244.0.0/16
+    serviceSubnet: 10.96.0.0/12
+  etcd:
+    binary: %[3]s
+  ssh:
+    user: root
+    keyFile: %[4]s
+  hosts:
+%[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String()), nil
+}
+
+// WriteSpec writes the spec to path (0600).
+func WriteSpec(c *nodes.Cluster, name, path string) error {
+	s, err := Spec(c, name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(s), 0o600)
+}
