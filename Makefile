@@ -1,5 +1,7 @@
 # kbs — kubectl plugin for self-managed kubeadm clusters.
 #
+#   make demo       the operator's k8s cluster on local nodes, brought up by kbs
+#   make demo-down  remove the demo cluster
 #   make build      build _output/kubectl-kbs
 #   make test       prepare the real test environment, then run every test
 #   make test-unit  unit tests only (no root, no environment)
@@ -17,9 +19,9 @@ LDFLAGS := -s -w \
 	-X $(PKG)/pkg/version.version=$(VERSION) \
 	-X $(PKG)/pkg/version.commit=$(COMMIT) \
 	-X $(PKG)/pkg/version.buildDate=$(BUILD_DATE)
-TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew
+TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew hack/tools/containerd hack/tools/flannel hack/tools/flannel-cni hack/tools/coredns hack/tools/images
 
-.PHONY: build test test-unit test-integration test-env lint dist docs
+.PHONY: build test test-unit test-integration test-env lint dist docs demo demo-down e2e
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o _output/kubectl-kbs ./cmd/kubectl-kbs
@@ -39,6 +41,13 @@ test-env:
 	hack/install-deps.sh
 	hack/build-test-binaries.sh
 	hack/build-rootfs.sh
+	hack/build-bundle.sh
+
+demo: test-env build
+	hack/demo.sh
+
+demo-down:
+	$(GO) run ./test/demo down _output/demo
 
 test: lint test-env
 	$(GO) test -tags integration -count=1 -timeout 40m ./...

@@ -24,7 +24,8 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_PACKAGES=iptables,nftables,conntrack,ipset,iproute2
 
 log() { printf '[build-bundle] %s\n' "$*" >&2; }
-pin() { awk -v n="$1" '$1 == n {print $2}' "$BIN/.pins"; }
+# pin NAME: the version a binary was built from (without our source hash).
+pin() { awk -v n="$1" '$1 == n {print $2}' "$BIN/.pins" | cut -d+ -f1; }
 
 K8S=$(pin kubeadm) CONTAINERD=$(pin containerd) FLANNEL=$(pin flanneld) COREDNS=$(pin coredns) FLANNEL_CNI=$(pin flannel)
 [[ -n $K8S && -n $CONTAINERD && -n $FLANNEL && -n $COREDNS ]] || {

@@ -39,6 +39,12 @@ up_to_date() {
   [[ -x $OUT/$1 ]] && grep -qxF "$1 $2" "$PINS"
 }
 
+# srchash DIR: a short hash of our own sources in a tools module, so a change
+# to a main we wrote rebuilds its binary even when the upstream pin stays.
+srchash() {
+  (cd "$1" && find . -name '*.go' -o -name go.sum | sort | xargs cat) | sha256sum | cut -c1-8
+}
+
 record() {
   local name=$1 pin=$2 tmp
   tmp=$(mktemp "$PINS.XXXX")
@@ -112,16 +118,16 @@ build_runtime() {
 # The cluster's add-ons: flanneld (our own small main), the flannel CNI
 # plugin and CoreDNS with kubeadm's plugins only.
 build_network() {
-  build flannel "$FLANNEL_VERSION" "$ROOT/hack/tools/flannel" "-s -w" kbs.test/tools/flannel/cmd/flanneld
+  build flannel "$FLANNEL_VERSION+$(srchash "$ROOT/hack/tools/flannel")" "$ROOT/hack/tools/flannel" "-s -w" kbs.test/tools/flannel/cmd/flanneld
   build flannel-cni "$FLANNEL_CNI_VERSION" "$ROOT/hack/tools/flannel-cni" "-s -w" \
     github.com/containernetworking/plugins/plugins/meta/flannel
-  build coredns "$COREDNS_VERSION" "$ROOT/hack/tools/coredns" "-s -w" kbs.test/tools/coredns/cmd/coredns
+  build coredns "$COREDNS_VERSION+$(srchash "$ROOT/hack/tools/coredns")" "$ROOT/hack/tools/coredns" "-s -w" kbs.test/tools/coredns/cmd/coredns
 }
 
 # The image writer and the pause binary (C, static, from the kubernetes
 # module's own source).
 build_images() {
-  build images "$GGCR_VERSION" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
+  build images "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
   if ! up_to_date pause "$K8S_VERSION"; then
     local src
     src=$(cd "$ROOT/hack/tools/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c

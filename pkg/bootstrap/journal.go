@@ -29,9 +29,11 @@ type journalEntry struct {
 	Finished time.Time `json:"finished"`
 }
 
+const journalFile = "journal.json"
+
 // OpenJournal reads DIR/journal.json (missing is empty).
 func OpenJournal(dir, specHash string) (*Journal, error) {
-	j := &Journal{path: filepath.Join(dir, "journal.json"), specHash: specHash, entries: map[string]journalEntry{}}
+	j := &Journal{path: filepath.Join(dir, journalFile), specHash: specHash, entries: map[string]journalEntry{}}
 	b, err := os.ReadFile(j.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return j, nil

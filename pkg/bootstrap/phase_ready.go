@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
 
 // ReadyTimeout bounds how long wait-ready waits for all nodes.
@@ -117,4 +119,19 @@ func PrintNodes(w io.Writer, nodes []corev1.Node) {
 			duration.HumanDuration(time.Since(n.CreationTimestamp.Time)), i.KubeletVersion, ip, i.OSImage, i.KernelVersion, i.ContainerRuntimeVersion)
 	}
 	tw.Flush()
+}
+
+// WaitWorkersReady waits for the given hosts to be Ready nodes and prints
+// them as a table to out.
+func WaitWorkersReady(ctx context.Context, d InitData, hosts []cluster.Host, out io.Writer) error {
+	cs, _, err := adminClient(d)
+	if err != nil {
+		return err
+	}
+	nodes, err := WaitNodesReady(ctx, cs, hostNames(hosts), ReadyTimeout)
+	if err != nil {
+		return err
+	}
+	PrintNodes(out, nodes)
+	return nil
 }

@@ -67,7 +67,7 @@ func checkReachability(ctx context.Context, d InitData) []finding {
 	if len(ps) == 0 {
 		return nil
 	}
-	r := &reach{d: d, pids: map[string][]string{}, listening: map[string]map[int]string{}}
+	r := &reach{d: d, pids: map[string][]string{}, listening: map[string]map[int]string{}, vxlan: map[string]bool{}}
 	if missing := r.prepare(ctx); len(missing) > 0 {
 		return []finding{{"(all)", "reachability", statusWarn, "socat is not installed on " + strings.Join(missing, ", ") + ": cross-host paths not checked"}}
 	}
@@ -83,6 +83,7 @@ type reach struct {
 	mu        sync.Mutex
 	pids      map[string][]string       // listeners started, by host
 	listening map[string]map[int]string // existing TCP listeners, by host
+	vxlan     map[string]bool           // hosts whose VXLAN device owns 8472/udp
 }
 
 func (r *reach) hosts() []cluster.Host { return r.d.Cluster().Spec.Hosts }
@@ -93,8 +94,12 @@ func (r *reach) prepare(ctx context.Context) []string {
 	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
 		_, ok, _ := h.Query(ctx, "command -v socat")
 		ss, _, _ := h.Query(ctx, "ss -Hltnp")
+		// On a running cluster the kernel's VXLAN device holds 8472/udp: no
+		// listener can bind it, and datagrams go to the overlay.
+		vx, _, _ := h.Query(ctx, "ip -d link show type vxlan 2>/dev/null | grep -c 'dstport 8472' || true")
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		r.vxlan[h.Spec.Name] = vx != "" && vx != "0"
 		if !ok {
 			missing = append(missing, h.Spec.Name)
 		}
@@ -110,7 +115,7 @@ func (r *reach) listen(ctx context.Context, ps []probe) error {
 	seen := map[endpoint]bool{}
 	for _, p := range ps {
 		ep := endpoint{p.to.Name, p.port, p.proto}
-		if seen[ep] || (p.proto == "tcp" && r.listening[p.to.Name][p.port] != "") {
+		if seen[ep] || (p.proto == "tcp" && r.listening[p.to.Name][p.port] != "") || (p.proto == "udp" && r.vxlan[p.to.Name]) {
 			continue
 		}
 		seen[ep] = true
@@ -162,6 +167,9 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 				result(p, ok, map[bool]string{true: "open", false: "no connection"}[ok])
 				continue
 			}
+			if r.vxlan[p.to.Name] {
+				continue
+			}
 			// Three datagrams: one lost on a busy host is not a closed port.
 			for range 3 {
 				_, _, _ = h.Query(ctx, fmt.Sprintf("echo kbs-probe-from-%s | socat -u - UDP-SENDTO:%s:%d", p.from.Name, p.to.Address, p.port))
@@ -178,6 +186,10 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 		return nil
 	})
 	for _, p := range ps {
+		if p.proto == "udp" && r.vxlan[p.to.Name] {
+			result(p, true, "not probed: the pod network's VXLAN device already serves it there")
+			continue
+		}
 		if p.proto == "udp" {
 			ok := strings.Contains(received[p.to.Name], "kbs-probe-from-"+p.from.Name+"\n") || strings.HasSuffix(received[p.to.Name], "kbs-probe-from-"+p.from.Name)
 			result(p, ok, map[bool]string{true: "datagram arrived", false: "datagram lost"}[ok])

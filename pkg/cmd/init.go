@@ -85,17 +85,41 @@ func NewCmdInit(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 
 // AddFlags registers the init flags.
 func (o *InitOptions) AddFlags(cmd *cobra.Command) {
+	o.addSpecFlags(cmd)
+	f := cmd.PersistentFlags()
+	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "Phases to skip")
+	f.StringVarP(&o.Output, "output", "o", "", "Progress format: text (default) or json (one event per line on stdout)")
+	f.StringSliceVar(&o.IgnoreChecks, "ignore-preflight-checks", nil, "Preflight checks whose failure does not stop init (os, systemd, swap, ports)")
+}
+
+// addSpecFlags registers what every command working from a spec over SSH
+// needs (init, join, reset).
+func (o *InitOptions) addSpecFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVarP(&o.File, "filename", "f", "", "Cluster spec (a file with several clusters is an inventory; pick one with --cluster)")
 	f.StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the per-host plan and every file that would be written (keys elided); connect to nothing, change nothing")
-	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "Phases to skip")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where the cluster's PKI and journal live (default ~/.kube/kbs/<cluster>)")
 	f.StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
 	f.BoolVar(&o.AcceptNewKeys, "accept-new-host-keys", false, "Record the keys of hosts not yet in known_hosts (a changed key is always refused)")
 	f.IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to work on at once")
-	f.StringVarP(&o.Output, "output", "o", "", "Progress format: text (default) or json (one event per line on stdout)")
-	f.StringSliceVar(&o.IgnoreChecks, "ignore-preflight-checks", nil, "Preflight checks whose failure does not stop init (os, systemd, swap, ports)")
+}
+
+// newSession opens the state directory and an SSH dialer for a run; close
+// releases the connections.
+func (o *InitOptions) newSession() (s *bootstrap.Session, closeFn func(), err error) {
+	state, err := bootstrap.OpenState(o.StateDir, o.DryRun)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := o.ErrOut // progress on stderr
+	if o.DryRun || o.Output == "json" {
+		out = o.Out // the plan, or the event stream, is the result
+	}
+	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
+	s = &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out,
+		Ignore: o.IgnoreChecks, JSON: o.Output == "json", Kubeconfig: kubeconfigPath(o.flags)}
+	return s, func() { dialer.Close() }, nil
 }
 
 func newCmdInitPhase(o *InitOptions) *cobra.Command {
@@ -169,17 +193,12 @@ func kubeconfigPath(f *genericclioptions.ConfigFlags) string {
 
 // Run runs the phases.
 func (o *InitOptions) Run(ctx context.Context) error {
-	state, err := bootstrap.OpenState(o.StateDir, o.DryRun)
+	session, closeFn, err := o.newSession()
 	if err != nil {
 		return err
 	}
-	out := o.ErrOut // progress on stderr
-	if o.DryRun || o.Output == "json" {
-		out = o.Out // the plan, or the event stream, is the result
-	}
-	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
-	defer dialer.Close()
-	session := &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, Ignore: o.IgnoreChecks, JSON: o.Output == "json", Kubeconfig: kubeconfigPath(o.flags)}
+	defer closeFn()
+	state := session.Local
 	var journal *bootstrap.Journal
 	if !o.DryRun {
 		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {

@@ -38,6 +38,8 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdVersion(streams),
 		NewCmdCompletion(streams),
 		NewCmdInit(configFlags, streams),
+		NewCmdJoin(configFlags, streams),
+		NewCmdReset(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),
 	)

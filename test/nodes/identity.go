@@ -53,6 +53,10 @@ func provision(n *Node, all []*Node, gw string, hostKey *keyPair, client ssh.Pub
 	}{
 		{"etc/hostname", []byte(n.Name + "\n"), 0o644},
 		{"etc/hosts", []byte(hosts.String()), 0o644},
+		// A resolver that never answers (the bridge gateway runs no DNS):
+		// CoreDNS forwards to the node's resolv.conf and refuses an empty
+		// one, and nodes must not reach real DNS.
+		{"etc/resolv.conf", fmt.Appendf(nil, "nameserver %s\noptions timeout:1 attempts:1\n", gw), 0o644},
 		{"etc/kbs/node.env", fmt.Appendf(nil, "NODE_IP=%s/24\nNODE_GATEWAY=%s\n", n.IP, gw), 0o644},
 		{"etc/ssh/ssh_host_ed25519_key", hostKey.pem, 0o600},
 		{"etc/ssh/ssh_host_ed25519_key.pub", hostKey.authorizedKey(), 0o644},

@@ -10,9 +10,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,13 +43,17 @@ func main() {
 	fs.StringVar(&o.kubeconfig, "kubeconfig-file", "", "kubeconfig; empty inside a pod")
 	fs.StringVar(&o.netConf, "net-config-path", "/etc/kube-flannel/net-conf.json", "network configuration")
 	fs.StringVar(&o.subnetFile, "subnet-file", "/run/flannel/subnet.env", "where the node's subnet is written for the CNI plugin")
-	fs.StringVar(&o.healthz, "healthz-addr", "0.0.0.0:8081", "address of /healthz and /readyz; empty to disable")
+	healthIP := fs.String("healthz-ip", "0.0.0.0", "address of the /healthz and /readyz server")
+	healthPort := fs.Int("healthz-port", 0, "port of the /healthz and /readyz server (0: off)")
 	fs.BoolVar(&o.ipMasq, "ip-masq", true, "masquerade traffic leaving the pod network")
 	fs.IntVar(&o.resync, "iptables-resync", 5, "seconds between iptables rule checks")
 	// Accepted for manifest compatibility; this daemon always uses the API.
 	fs.Bool("kube-subnet-mgr", true, "use the Kubernetes API for subnets (always on)")
 	klog.InitFlags(fs)
 	_ = fs.Parse(os.Args[1:])
+	if *healthPort > 0 {
+		o.healthz = net.JoinHostPort(*healthIP, strconv.Itoa(*healthPort))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -111,7 +117,13 @@ func run(ctx context.Context, o options) error {
 	klog.InfoS("flannel is ready", "subnet", lease.Subnet.String(), "iface", ext.Iface.Name)
 	wg.Add(1)
 	go func() { defer wg.Done(); bn.Run(ctx) }()
-	return sm.CompleteLease(ctx, lease, &wg)
+	// The Kubernetes subnet manager's CompleteLease returns at once; the
+	// daemon lives until it is told to stop.
+	if err := sm.CompleteLease(ctx, lease, &wg); err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // networkConfig waits for the network configuration, which the subnet

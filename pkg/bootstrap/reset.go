@@ -1,0 +1,155 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// ResetOptions choose what `kubectl kbs reset` removes.
+type ResetOptions struct {
+	// Hosts to reset; empty means every host of the spec.
+	Hosts []string
+	// EtcdData also deletes etcd's data directory on etcd hosts: the
+	// cluster's state is gone for good.
+	EtcdData bool
+}
+
+// ResetPlan lists the hosts a reset touches, in spec order, after checking
+// that every named host is in the spec.
+func ResetPlan(c *cluster.Cluster, o ResetOptions) ([]cluster.Host, error) {
+	if len(o.Hosts) == 0 {
+		return c.Spec.Hosts, nil
+	}
+	var out []cluster.Host
+	for _, name := range o.Hosts {
+		if !slices.ContainsFunc(c.Spec.Hosts, func(h cluster.Host) bool { return h.Name == name }) {
+			return nil, fmt.Errorf("host %q is not in the spec of cluster %s: hosts are %s", name, c.Metadata.Name, hostNames(c.Spec.Hosts))
+		}
+	}
+	for _, h := range c.Spec.Hosts {
+		if slices.Contains(o.Hosts, h.Name) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// cleanNodeScript undoes what kubeadm reset leaves behind: the pod network's
+// config, interfaces and state, and the iptables rules of kube-proxy,
+// flannel and the CNI plugins (only theirs: the host's own rules stay).
+const cleanNodeScript = `rm -rf /etc/cni/net.d/* /var/lib/cni /run/flannel
+for l in cni0 flannel.1 kube-ipvs0; do ip link delete "$l" 2>/dev/null || true; done
+for t in iptables ip6tables; do
+  command -v $t-save >/dev/null || continue
+  $t-save | grep -vE 'KUBE-|FLANNEL|CNI-|cali-' | $t-restore || true
+done
+command -v ipvsadm >/dev/null && ipvsadm --clear || true`
+
+// Reset returns hosts to the state before init, keeping the installed
+// runtime so they can be initialized or joined again. Nodes are deleted
+// from the API first, while it still answers.
+func Reset(ctx context.Context, d InitData, o ResetOptions) error {
+	hosts, err := ResetPlan(d.Cluster(), o)
+	if err != nil {
+		return err
+	}
+	deleteNodes(ctx, d, hosts)
+	err = d.OnHosts(ctx, hosts, func(ctx context.Context, h *Host) error {
+		return resetHost(ctx, d, h, o)
+	})
+	if err != nil {
+		return err
+	}
+	// Once a control plane or etcd host is reset the journal no longer
+	// describes the cluster: the next init must run every phase. The CAs
+	// stay, so certificates issued from them stay valid.
+	var stale []string
+	for _, h := range hosts {
+		switch h.Role {
+		case cluster.RoleControlPlane:
+			stale = append(stale, journalFile, "admin.conf")
+		case cluster.RoleEtcd:
+			stale = append(stale, journalFile)
+		}
+	}
+	if d.DryRun() {
+		return nil
+	}
+	for _, f := range stale {
+		if err := os.Remove(d.State().path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteNodes(ctx context.Context, d InitData, hosts []cluster.Host) {
+	var names []string
+	for _, h := range hosts {
+		if h.Role != cluster.RoleEtcd {
+			names = append(names, h.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	if d.DryRun() {
+		d.Log("plan", "", "would delete nodes %v from the API", names)
+		return
+	}
+	cs, _, err := adminClient(d)
+	if err != nil {
+		d.Log("reset", "", "not deleting nodes from the API: %v", err)
+		return
+	}
+	for _, n := range names {
+		err := cs.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			d.Log("reset", n, "node deleted from the API")
+		case !apierrors.IsNotFound(err):
+			d.Log("reset", n, "could not delete the node from the API (%v); the API server may be down already", err)
+		}
+	}
+}
+
+func resetHost(ctx context.Context, d InitData, h *Host, o ResetOptions) error {
+	if h.Spec.Role == cluster.RoleEtcd {
+		cmd := "systemctl disable --now etcd.service 2>/dev/null || true"
+		what := "stop etcd (data kept)"
+		if o.EtcdData {
+			cmd += "; rm -rf " + quote(d.Cluster().Spec.Etcd.DataDir)
+			what = "stop etcd and delete its data"
+		}
+		if err := h.Exec(ctx, what, cmd); err != nil {
+			return err
+		}
+		if !h.DryRun() {
+			d.Log("reset", h.Spec.Name, "%s", what)
+		}
+		return nil
+	}
+	if _, ok, _ := h.Query(ctx, "command -v kubeadm"); ok || h.DryRun() {
+		if err := h.Exec(ctx, "kubeadm reset", "kubeadm reset -f --cri-socket "+ContainerdSocket+" >/var/log/kbs-kubeadm-reset.log 2>&1 || { tail -20 /var/log/kbs-kubeadm-reset.log >&2; exit 1; }"); err != nil {
+			return err
+		}
+	}
+	if err := h.Exec(ctx, "remove CNI config, interfaces and iptables rules", cleanNodeScript); err != nil {
+		return err
+	}
+	if err := h.Exec(ctx, "remove kbs's kubeadm files", "rm -f "+KubeadmConfigPath+" "+KubeadmInitPath+" "+KubeadmJoinPath); err != nil {
+		return err
+	}
+	if !h.DryRun() {
+		d.Log("reset", h.Spec.Name, "kubeadm reset, CNI and iptables state removed (runtime kept)")
+	}
+	return nil
+}
