@@ -1,0 +1,100 @@
+//go:build integration
+
+package e2e
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The images the bundle imported: CoreDNS serves HTTP on /health, the
+// flannel image has bash, getent and coreutils for a client.
+const (
+	serverImage = "kbs.local/coredns:v1.14.6"
+	clientImage = "kbs.local/flannel:v0.28.10"
+	ns          = "e2e"
+)
+
+// clientScript probes each target over plain TCP with bash's /dev/tcp:
+// the server's pod IP on the other worker, the Service's cluster IP, and the
+// Service's DNS name through the cluster DNS.
+const clientScript = `set -eu
+probe() {
+  timeout 10 bash -c 'exec 3<>/dev/tcp/$0/8080; printf "GET /health HTTP/1.0\r\n\r\n" >&3; grep -q "^OK" <&3' "$1"
+  echo "ok $1"
+}
+probe "$POD_IP"
+probe "$SVC_IP"
+getent hosts web.e2e.svc.cluster.local
+probe web.e2e.svc.cluster.local`
+
+func workloads(t *testing.T, cs kubernetes.Interface) {
+	ctx := context.Background()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
+	must(cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "corefile"},
+		Data:       map[string]string{"Corefile": ".:5353 {\n    health :8080\n    errors\n}\n"},
+	}, metav1.CreateOptions{}))
+	for _, w := range []string{"worker-0", "worker-1"} {
+		must(cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-" + w, Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{"kubernetes.io/hostname": w},
+				Containers: []corev1.Container{{
+					Name: "web", Image: serverImage, ImagePullPolicy: corev1.PullNever,
+					Args:         []string{"-conf", "/etc/coredns/Corefile"},
+					Ports:        []corev1.ContainerPort{{ContainerPort: 8080}},
+					VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: "/etc/coredns"}},
+				}},
+				Volumes: []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "corefile"}}}}},
+			},
+		}, metav1.CreateOptions{}))
+	}
+	svc, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(8080)}}},
+	}, metav1.CreateOptions{})
+	must(svc, err)
+	servers := map[string]*corev1.Pod{}
+	for _, w := range []string{"worker-0", "worker-1"} {
+		servers[w] = waitPod(t, cs, ns, "web-"+w, corev1.PodRunning)
+		if servers[w].Spec.NodeName != w {
+			t.Fatalf("web-%s runs on %s", w, servers[w].Spec.NodeName)
+		}
+	}
+	// The client runs on worker-1 and reaches the server on worker-0:
+	// across nodes, through flannel's VXLAN.
+	must(cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "client"},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			NodeSelector:  map[string]string{"kubernetes.io/hostname": "worker-1"},
+			Containers: []corev1.Container{{
+				Name: "client", Image: clientImage, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"bash", "-c", clientScript},
+				Env: []corev1.EnvVar{
+					{Name: "POD_IP", Value: servers["worker-0"].Status.PodIP},
+					{Name: "SVC_IP", Value: svc.Spec.ClusterIP},
+				},
+			}},
+		},
+	}, metav1.CreateOptions{}))
+	waitPod(t, cs, ns, "client", corev1.PodSucceeded)
+	logs, err := cs.CoreV1().Pods(ns).GetLogs("client", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("client (worker-1) → server (worker-0 %s), Service %s, DNS:\n%s", servers["worker-0"].Status.PodIP, svc.Spec.ClusterIP, logs)
+}
