@@ -2,6 +2,7 @@
 #
 #   make demo       the operator's k8s cluster on local nodes, brought up by kbs
 #   make demo-down  remove the demo cluster
+#   make e2e        the end-to-end cluster test alone
 #   make build      build _output/kubectl-kbs
 #   make test       prepare the real test environment, then run every test
 #   make test-unit  unit tests only (no root, no environment)
@@ -48,6 +49,10 @@ demo: test-env build
 
 demo-down:
 	$(GO) run ./test/demo down _output/demo
+
+# The end-to-end cluster test alone (make test runs it too).
+e2e: test-env
+	$(GO) test -tags integration -count=1 -v -timeout 20m ./test/integration/e2e/
 
 test: lint test-env
 	$(GO) test -tags integration -count=1 -timeout 40m ./...

@@ -26,6 +26,8 @@ type InitData interface {
 	// KubeconfigPath is the operator's kubeconfig, where the cluster's
 	// admin context goes.
 	KubeconfigPath() string
+	// Trace records heavy remote work that ran from start until now.
+	Trace(what string, start time.Time)
 }
 
 // Dialer opens SSH connections; *remote.Dialer is the real one.
@@ -46,6 +48,8 @@ type Session struct {
 	JSON bool
 	// Kubeconfig is the operator's kubeconfig file.
 	Kubeconfig string
+	// Timings, when set, records phase and remote-work times.
+	Timings *Timings
 
 	mu sync.Mutex
 }
@@ -57,6 +61,9 @@ func (s *Session) State() *State             { return s.Local }
 func (s *Session) DryRun() bool              { return s.Plan }
 func (s *Session) IgnoredChecks() []string   { return s.Ignore }
 func (s *Session) KubeconfigPath() string    { return s.Kubeconfig }
+
+// Trace records remote work for --timings.
+func (s *Session) Trace(what string, start time.Time) { s.Timings.Remote(what, start) }
 
 // Event is one progress line of `--output json`; its fields are stable.
 type Event struct {
@@ -96,7 +103,7 @@ func (s *Session) OnHosts(ctx context.Context, hosts []cluster.Host, fn func(con
 }
 
 func (s *Session) host(ctx context.Context, h cluster.Host) (*Host, error) {
-	host := &Host{Spec: h, plan: func(format string, args ...any) { s.Log("plan", h.Name, format, args...) }}
+	host := &Host{Spec: h, timings: s.Timings, plan: func(format string, args ...any) { s.Log("plan", h.Name, format, args...) }}
 	if s.Plan {
 		return host, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
@@ -20,6 +21,8 @@ type Host struct {
 	Spec cluster.Host
 	conn remote.Conn // nil in dry-run
 	plan func(format string, args ...any)
+	// timings, when set, records heavy remote work (see Timings).
+	timings *Timings
 }
 
 // DryRun says whether this host only plans.
@@ -30,6 +33,9 @@ func (h *Host) Exec(ctx context.Context, what, cmd string) error {
 	if h.DryRun() {
 		h.plan("would %s: %s", what, cmd)
 		return nil
+	}
+	if heavyWork(what) {
+		defer h.timings.Remote(what, time.Now())
 	}
 	_, err := h.conn.Run(ctx, cmd, remote.Privileged())
 	if err != nil {

@@ -86,6 +86,8 @@ func cniPhase() Phase[InitData] {
 	return Phase[InitData]{
 		Name:  "cni",
 		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
+		// Workers join while flannel rolls out; every node needs it Ready.
+		Until: "wait-ready",
 		Run: func(ctx context.Context, d InitData) error {
 			data, err := RenderCNI(d.Cluster())
 			if err != nil {
@@ -113,6 +115,7 @@ func cniPhase() Phase[InitData] {
 				return err
 			}
 			d.Log("cni", "", "applied %d objects (flannel %s, pod network %s)", len(objs), FlannelVersion, d.Cluster().Spec.Networking.PodSubnet)
+			defer d.Trace("cluster: cni rollout", time.Now())
 			return waitDaemonSet(ctx, d, cs, "kube-flannel", "kube-flannel-ds", 3*time.Minute)
 		},
 	}

@@ -72,6 +72,7 @@ func InitPhases() []Phase[InitData] {
 		preflightPhase(),
 		etcdPKIPhase(),
 		runtimePhase(),
+		runtimeWorkersPhase(),
 		etcdPhase(),
 		etcdClientCertsPhase(),
 		kubeadmConfigPhase(),

@@ -36,6 +36,8 @@ func runEtcd(ctx context.Context, d InitData) error {
 	if err != nil || d.DryRun() {
 		return err
 	}
+	// Waiting for etcd to come up is etcd's time, not kbs's.
+	defer d.Trace("etcd startup", time.Now())
 	return etcdHealthy(ctx, d, 2*time.Minute)
 }
 

@@ -166,6 +166,7 @@ func fetchAdmin(ctx context.Context, d InitData, h *Host) error {
 	if err != nil {
 		return err
 	}
+	defer d.Trace("cluster: API server ready", time.Now())
 	return apiReady(ctx, cs, kubeadmInitTimeout)
 }
 

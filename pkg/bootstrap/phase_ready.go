@@ -34,7 +34,9 @@ func waitReadyPhase() Phase[InitData] {
 			if err != nil {
 				return err
 			}
+			start := time.Now()
 			nodes, err := WaitNodesReady(ctx, cs, hostNames(KubeletHosts(d.Cluster())), ReadyTimeout)
+			d.Trace("cluster: nodes Ready", start)
 			if nodes != nil {
 				var b strings.Builder
 				PrintNodes(&b, nodes)

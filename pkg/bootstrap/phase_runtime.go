@@ -14,17 +14,31 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
 
+// runtimePhase installs the runtime on the control planes in the
+// background until kubeadm-config needs kubeadm there; runtimeWorkersPhase
+// does the workers, in the background until join. Uploads and image imports
+// thus overlap etcd coming up and kubeadm init.
 func runtimePhase() Phase[InitData] {
+	return runtimeOn("runtime", cluster.RoleControlPlane, "kubeadm-config",
+		"install containerd, runc, the CNI plugins, kubelet, kubeadm and kubectl on the control-plane hosts (apt packages or the air-gapped bundle, whose images are imported)")
+}
+
+func runtimeWorkersPhase() Phase[InitData] {
+	return runtimeOn("runtime-workers", cluster.RoleWorker, "join", "the same on the workers")
+}
+
+func runtimeOn(name, role, until, short string) Phase[InitData] {
 	return Phase[InitData]{
-		Name:  "runtime",
-		Short: "install containerd, runc, the CNI plugins, kubelet, kubeadm and kubectl on every Kubernetes node (packages or the air-gapped bundle), and import the bundle's images",
+		Name:  name,
+		Short: short,
+		Until: until,
 		Run: func(ctx context.Context, d InitData) error {
-			return d.OnHosts(ctx, KubeletHosts(d.Cluster()), func(ctx context.Context, h *Host) error {
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *Host) error {
 				return InstallRuntime(ctx, d, h)
 			})
 		},
 		Verify: func(ctx context.Context, d InitData) error {
-			return d.OnHosts(ctx, KubeletHosts(d.Cluster()), func(ctx context.Context, h *Host) error {
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *Host) error {
 				return runtimeReady(ctx, d.Cluster(), h)
 			})
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -31,6 +32,7 @@ type InitOptions struct {
 	Parallel      int
 	IgnoreChecks  []string
 	Output        string
+	Timings       bool
 
 	spec  *cluster.Cluster
 	flags *genericclioptions.ConfigFlags
@@ -90,6 +92,7 @@ func (o *InitOptions) AddFlags(cmd *cobra.Command) {
 	f.StringSliceVar(&o.SkipPhases, "skip-phases", nil, "Phases to skip")
 	f.StringVarP(&o.Output, "output", "o", "", "Progress format: text (default) or json (one event per line on stdout)")
 	f.StringSliceVar(&o.IgnoreChecks, "ignore-preflight-checks", nil, "Preflight checks whose failure does not stop init (os, systemd, swap, ports)")
+	f.BoolVar(&o.Timings, "timings", false, "At the end, print each phase's wall time and how much of the run was spent inside kubeadm, etcd start-up and image import (the rest is kbs's own)")
 }
 
 // addSpecFlags registers what every command working from a spec over SSH
@@ -199,6 +202,10 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	}
 	defer closeFn()
 	state := session.Local
+	start := time.Now()
+	if o.Timings {
+		session.Timings = &bootstrap.Timings{}
+	}
 	var journal *bootstrap.Journal
 	if !o.DryRun {
 		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {
@@ -207,7 +214,8 @@ func (o *InitOptions) Run(ctx context.Context) error {
 	}
 	runner := bootstrap.Runner[bootstrap.InitData]{
 		Phases: bootstrap.InitPhases(), Journal: journal,
-		Log: func(phase, f string, a ...any) { session.Log(phase, "", f, a...) },
+		Log:     func(phase, f string, a ...any) { session.Log(phase, "", f, a...) },
+		Timings: session.Timings,
 	}
 	if err := runner.RunAll(ctx, session, o.SkipPhases, o.Only, o.DryRun); err != nil {
 		return err
@@ -218,6 +226,9 @@ func (o *InitOptions) Run(ctx context.Context) error {
 		}
 	}
 	session.Log("done", "", "cluster %s: %s done", o.spec.Metadata.Name, map[bool]string{true: "dry run", false: "init"}[o.DryRun])
+	if session.Timings != nil {
+		session.Timings.Print(o.ErrOut, time.Since(start))
+	}
 	return nil
 }
 
