@@ -86,8 +86,6 @@ func cniPhase() Phase[InitData] {
 	return Phase[InitData]{
 		Name:  "cni",
 		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
-		// Workers join while flannel rolls out; every node needs it Ready.
-		Until: "wait-ready",
 		Run: func(ctx context.Context, d InitData) error {
 			data, err := RenderCNI(d.Cluster())
 			if err != nil {

@@ -86,19 +86,14 @@ func joinOne(ctx context.Context, d InitData, h *Host, token, caHash string) err
 	if err != nil {
 		return err
 	}
-	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/kbs"); err != nil {
+	cleanup, err := writeTokenConfig(ctx, h, KubeadmJoinPath, cfg)
+	if err != nil {
 		return err
 	}
-	if _, err := h.EnsureFile(ctx, File{Path: KubeadmJoinPath, Data: cfg, Mode: 0o600, Secret: true}); err != nil {
-		return err
-	}
-	defer func() {
-		_ = h.Exec(context.WithoutCancel(ctx), "remove the join configuration (it holds the token)", "rm -f "+KubeadmJoinPath)
-	}()
+	defer cleanup()
 	start := time.Now()
-	cmd := "kubeadm join --config " + KubeadmJoinPath + " >/var/log/kbs-kubeadm-join.log 2>&1 || { tail -30 /var/log/kbs-kubeadm-join.log >&2; exit 1; }"
-	if err := h.Exec(ctx, "kubeadm join", cmd); err != nil {
-		return fmt.Errorf("%w (full output on the host: /var/log/kbs-kubeadm-join.log)", err)
+	if err := runKubeadm(ctx, h, "kubeadm join", "join --config "+KubeadmJoinPath, "/var/log/kbs-kubeadm-join.log"); err != nil {
+		return err
 	}
 	if !h.DryRun() {
 		d.Log("join", h.Spec.Name, "joined in %s", time.Since(start).Round(100*time.Millisecond))

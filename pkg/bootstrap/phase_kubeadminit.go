@@ -123,23 +123,21 @@ func runKubeadmInit(ctx context.Context, d InitData, h *Host) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.EnsureFile(ctx, File{Path: KubeadmInitPath, Data: cfg, Mode: 0o600, Secret: true}); err != nil {
+	cleanup, err := writeTokenConfig(ctx, h, KubeadmInitPath, cfg)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = h.Exec(context.WithoutCancel(ctx), "remove the init configuration (it holds the token)", "rm -f "+KubeadmInitPath)
-	}()
+	defer cleanup()
 	start := time.Now()
-	if err := h.Exec(ctx, "kubeadm init --dry-run", "kubeadm init --config "+KubeadmInitPath+" --dry-run >/tmp/kbs-kubeadm-dry-run.log 2>&1 || { tail -25 /tmp/kbs-kubeadm-dry-run.log >&2; exit 1; }"); err != nil {
-		return fmt.Errorf("%w (full output on the host: /tmp/kbs-kubeadm-dry-run.log)", err)
+	if err := runKubeadm(ctx, h, "kubeadm init --dry-run", "init --config "+KubeadmInitPath+" --dry-run", "/var/log/kbs-kubeadm-dry-run.log"); err != nil {
+		return err
 	}
 	if !h.DryRun() {
 		d.Log("control-plane", h.Spec.Name, "kubeadm init --dry-run passed in %s; running kubeadm init", time.Since(start).Round(100*time.Millisecond))
 	}
 	start = time.Now()
-	initCmd := "kubeadm init --config " + KubeadmInitPath + " --skip-token-print >/var/log/kbs-kubeadm-init.log 2>&1 || { tail -30 /var/log/kbs-kubeadm-init.log >&2; exit 1; }"
-	if err := h.Exec(ctx, "kubeadm init", initCmd); err != nil {
-		return fmt.Errorf("%w (full output on the host: /var/log/kbs-kubeadm-init.log; after fixing the cause re-run init: it resumes)", err)
+	if err := runKubeadm(ctx, h, "kubeadm init", "init --config "+KubeadmInitPath+" --skip-token-print", "/var/log/kbs-kubeadm-init.log"); err != nil {
+		return fmt.Errorf("%w; after fixing the cause run init again: it resumes", err)
 	}
 	if !h.DryRun() {
 		d.Log("control-plane", h.Spec.Name, "kubeadm init done in %s", time.Since(start).Round(100*time.Millisecond))

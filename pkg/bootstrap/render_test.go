@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
@@ -69,5 +70,61 @@ func TestRenderKubeadmConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden(t, name+"-kubeadm.yaml", cfg)
+	}
+}
+
+// airgapped is the k8s example as the local nodes need it.
+func airgapped(t *testing.T) *cluster.Cluster {
+	c := loadExample(t, "k8s")
+	f, zero := false, int32(0)
+	c.Spec.ImageRepository = "kbs.local"
+	c.Spec.Runtime = cluster.Runtime{Source: cluster.RuntimeSourceBundle, Bundle: "/b", CgroupDriver: cluster.CgroupDriverCgroupfs, RestrictOOMScoreAdj: true}
+	c.Spec.Kubelet.FailCgroupV1 = &f
+	c.Spec.KubeProxy.ConntrackMaxPerCore = &zero
+	c.Spec.Kubeadm.IgnorePreflightErrors = []string{"SystemVerification"}
+	return c
+}
+
+func TestRenderAirgapped(t *testing.T) {
+	c := airgapped(t)
+	cfg, err := RenderKubeadmInit(c, "abcdef.0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "k8s-airgapped-kubeadm-init.yaml", cfg)
+	join, err := RenderJoinConfig(c, c.HostsWithRole(cluster.RoleWorker)[0], "abcdef.0123456789abcdef", "sha256:00ff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "k8s-airgapped-join.yaml", join)
+	for major, name := range map[int]string{2: "containerd-v3.toml", 1: "containerd-v2.toml"} {
+		out, err := RenderContainerdConfig(c, major)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "k8s-airgapped-"+name, out)
+	}
+	cni, err := RenderCNI(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "k8s-airgapped-flannel.yaml", cni)
+	objs, err := decodeManifest(cni)
+	if err != nil || len(objs) != 6 {
+		t.Fatalf("flannel manifest: %d objects, %v", len(objs), err)
+	}
+}
+
+func TestBootstrapToken(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		tok, err := NewBootstrapToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`).MatchString(tok) || seen[tok] {
+			t.Fatalf("bad or repeated token %q", tok)
+		}
+		seen[tok] = true
 	}
 }
