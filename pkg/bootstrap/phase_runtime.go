@@ -221,6 +221,8 @@ func installPackages(ctx context.Context, d InitData, h *Host) error {
 	repo := "https://pkgs.k8s.io/core:/stable:/" + k8sMinor(c.Spec.KubernetesVersion) + "/deb/"
 	script := strings.Join([]string{
 		"export DEBIAN_FRONTEND=noninteractive",
+		// A host without a route to the mirrors must fail, not hang.
+		"echo 'Acquire::http::Timeout \"30\"; Acquire::https::Timeout \"30\"; Acquire::Retries \"2\";' > /etc/apt/apt.conf.d/90kbs-timeouts",
 		"apt-get update -qq",
 		"apt-get install -y -qq containerd runc apt-transport-https ca-certificates curl gpg >/dev/null",
 		"install -d -m 0755 /etc/apt/keyrings",

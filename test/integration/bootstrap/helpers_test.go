@@ -64,7 +64,7 @@ func kbs(ctx context.Context, errOut io.Writer, args ...string) (string, error) 
 // skipped. Further --skip-phases flags add to the list.
 func initArgs(specPath, stateDir string, extra ...string) []string {
 	return append([]string{"init", "-f", specPath, "--state-dir", stateDir, "--known-hosts", cluster.KnownHosts,
-		"--skip-phases", "runtime,control-plane,cni,join,wait-ready"}, extra...)
+		"--skip-phases", "runtime,runtime-workers,control-plane,cni,join,wait-ready"}, extra...)
 }
 
 func mustKbs(t *testing.T, args ...string) (string, string) {

@@ -55,7 +55,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 		cas := caFiles(t, p)
 		_, progress = mustKbs(t, p.args("init")...)
-		for _, want := range []string{"[runtime] already done (journal)", "[etcd] already done (journal)", "[wait-ready] nodes:"} {
+		for _, want := range []string{"[runtime] already done (journal)", "[runtime-workers] already done (journal)", "[etcd] already done (journal)", "[wait-ready] nodes:"} {
 			if !strings.Contains(progress, want) {
 				t.Errorf("resumed init lacks %q:\n%s", want, progress)
 			}
