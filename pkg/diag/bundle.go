@@ -42,6 +42,28 @@ type Bundle struct {
 
 	mu      sync.Mutex
 	sources []Source
+	nodes   map[string]NodeInfo
+}
+
+// NodeInfo is what the manifest says about one node as a whole.
+type NodeInfo struct {
+	Role    string `json:"role,omitempty"`
+	Address string `json:"address,omitempty"`
+	// Transport served the node's logs: ssh, api or pod ("" if none did).
+	Transport string `json:"transport,omitempty"`
+	// ClockOffsetSeconds is the node's clock minus the collector's.
+	ClockOffsetSeconds *float64 `json:"clockOffsetSeconds,omitempty"`
+	Error              string   `json:"error,omitempty"`
+}
+
+// SetNode records a node's facts for the manifest.
+func (b *Bundle) SetNode(name string, info NodeInfo) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.nodes == nil {
+		b.nodes = map[string]NodeInfo{}
+	}
+	b.nodes[name] = info
 }
 
 // NewBundle creates the bundle file. maxBytes caps each source (0: no cap);
@@ -126,12 +148,32 @@ func (b *Bundle) record(src Source, start time.Time, err error) Source {
 	return src
 }
 
+// Manifest is manifest.json: when, whether redacted, the nodes and every
+// source. Field names are stable.
+type Manifest struct {
+	Created  time.Time           `json:"created"`
+	Redacted bool                `json:"redacted"`
+	Nodes    map[string]NodeInfo `json:"nodes,omitempty"`
+	Sources  []Source            `json:"sources"`
+}
+
+// Failed lists the sources that did not complete.
+func (m Manifest) Failed() []Source {
+	var out []Source
+	for _, s := range m.Sources {
+		if s.Status != "ok" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Close writes manifest.json and finishes the archive.
 func (b *Bundle) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sort.Slice(b.sources, func(i, j int) bool { return b.sources[i].Path < b.sources[j].Path })
-	data, err := json.MarshalIndent(map[string]any{"created": time.Now().UTC(), "redacted": b.redact, "sources": b.sources}, "", "  ")
+	data, err := json.MarshalIndent(Manifest{Created: time.Now().UTC(), Redacted: b.redact, Nodes: b.nodes, Sources: b.sources}, "", "  ")
 	if err != nil {
 		return err
 	}

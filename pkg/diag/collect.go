@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,38 +19,115 @@ type Command struct {
 	Roles []string // empty: every role
 }
 
-// Options filter what is collected.
+// Options filter what is collected, as journalctl's own flags do.
 type Options struct {
-	Since   string        // journalctl --since, e.g. "10 min ago"
+	Since   string        // journalctl --since, e.g. "10 min ago" or "2026-11-25 04:00"
+	Until   string        // journalctl --until
+	Tail    int           // last N lines per log source (0: all)
+	Grep    string        // keep only log lines matching this (extended) regexp
+	Reverse bool          // newest first (journalctl -r)
 	Timeout time.Duration // per source
+}
+
+// journal is the journalctl invocation for one unit ("" for kernel: -k).
+func (o Options) journal(unit string) string {
+	var b strings.Builder
+	b.WriteString("journalctl --no-pager -o short-iso-precise")
+	if unit == "" {
+		b.WriteString(" -k")
+	} else {
+		b.WriteString(" -u " + unit)
+	}
+	if o.Since != "" {
+		b.WriteString(" --since " + quote(o.Since))
+	}
+	if o.Until != "" {
+		b.WriteString(" --until " + quote(o.Until))
+	}
+	if o.Tail > 0 {
+		b.WriteString(" -n " + strconv.Itoa(o.Tail))
+	}
+	if o.Grep != "" {
+		b.WriteString(" -g " + quote(o.Grep))
+	}
+	if o.Reverse {
+		b.WriteString(" -r")
+	}
+	return b.String()
+}
+
+// filter applies --grep, --tail and -r to a plain file's lines.
+func (o Options) filter(cmd string) string {
+	if o.Grep != "" {
+		cmd += " | { grep -E " + quote(o.Grep) + " || true; }"
+	}
+	if o.Tail > 0 {
+		cmd += " | tail -n " + strconv.Itoa(o.Tail)
+	}
+	if o.Reverse {
+		cmd += " | tac"
+	}
+	return cmd
+}
+
+// logFiles are where the operator's notes say each role logs; rotated and
+// gzipped ones are read too, oldest first.
+var logFiles = map[string][]string{
+	"control-plane": {"kube-apiserver", "kube-scheduler", "kube-controller-manager", "kubelet", "kube-proxy"},
+	"worker":        {"kubelet", "kube-proxy"},
+	"etcd":          {"etcd"},
 }
 
 // Commands are the role-aware sources read over SSH: the notes' log files
 // and journald units, kernel messages, unit status, the clock, listening
-// ports, resources, CNI config and kubelet config (never keys).
+// ports, resources, CNI config, kubelet config, certificate metadata (never
+// keys) and containers.
 func Commands(o Options) []Command {
-	since := ""
-	if o.Since != "" {
-		since = " --since " + quote(o.Since)
-	}
-	j := func(unit string) string {
-		return "journalctl --no-pager -o short-iso-precise -u " + unit + since
-	}
-	return []Command{
-		{Name: "journal/kubelet.log", Cmd: j("kubelet")},
-		{Name: "journal/containerd.log", Cmd: j("containerd")},
-		{Name: "journal/etcd.log", Cmd: j("etcd"), Roles: []string{"etcd"}},
-		{Name: "journal/kube-proxy.log", Cmd: j("kube-proxy")},
-		{Name: "journal/kernel.log", Cmd: "journalctl --no-pager -o short-iso-precise -k" + since},
-		{Name: "systemctl-status.txt", Cmd: "systemctl status --no-pager --full kubelet containerd etcd 2>&1 || true"},
-		{Name: "timedatectl.txt", Cmd: "timedatectl 2>&1; date -u +%Y-%m-%dT%H:%M:%S.%NZ"},
+	cmds := []Command{
+		{Name: "journal/kubelet.log", Cmd: o.journal("kubelet"), Roles: []string{"control-plane", "worker"}},
+		{Name: "journal/containerd.log", Cmd: o.journal("containerd"), Roles: []string{"control-plane", "worker"}},
+		{Name: "journal/etcd.log", Cmd: o.journal("etcd"), Roles: []string{"etcd"}},
+		{Name: "journal/kube-proxy.log", Cmd: o.journal("kube-proxy") + " 2>/dev/null | grep -v '^-- No entries --' || true", Roles: []string{"control-plane", "worker"}},
+		{Name: "journal/kernel.log", Cmd: o.journal("")},
+		{Name: "systemctl-status.txt", Cmd: "systemctl status --no-pager --full kubelet containerd etcd 2>&1; systemctl show -p NRestarts,ActiveState,SubState kubelet containerd etcd 2>&1; true"},
+		{Name: "timedatectl.txt", Cmd: "timedatectl 2>&1; true"},
 		{Name: "listening-ports.txt", Cmd: "ss -Hltnup"},
-		{Name: "resources.txt", Cmd: "df -h; echo; df -i; echo; free -m; echo; swapon --show"},
+		{Name: "resources.txt", Cmd: "df -hP; echo; df -iP; echo; free -m; echo; echo '== swap'; tail -n +2 /proc/swaps"},
 		{Name: "cni.txt", Cmd: "ls -la /etc/cni/net.d 2>&1; for f in /etc/cni/net.d/*; do [ -f \"$f\" ] && { echo \"== $f\"; cat \"$f\"; }; done; true"},
-		{Name: "kubelet-config.yaml", Cmd: "cat /var/lib/kubelet/config.yaml 2>/dev/null || echo '(no /var/lib/kubelet/config.yaml)'"},
-		{Name: "files/var-log.txt", Cmd: "for f in /var/log/kube-apiserver.log* /var/log/kube-scheduler.log* /var/log/kube-controller-manager.log* /var/log/kubelet.log* /var/log/kube-proxy.log*; do [ -f \"$f\" ] || continue; echo \"==> $f\"; case $f in *.gz) zcat \"$f\";; *) cat \"$f\";; esac; done; true"},
+		{Name: "kubelet-config.yaml", Cmd: "cat /var/lib/kubelet/config.yaml 2>/dev/null || echo '(no /var/lib/kubelet/config.yaml)'", Roles: []string{"control-plane", "worker"}},
+		{Name: "certificates.txt", Cmd: certsCmd},
+		{Name: "containers.txt", Cmd: "if command -v crictl >/dev/null; then crictl ps -a 2>&1; else echo '(crictl not installed)'; fi; true", Roles: []string{"control-plane", "worker"}},
 	}
+	for role, names := range logFiles {
+		for _, n := range names {
+			script := fmt.Sprintf(`for f in $(ls -tr /var/log/%[1]s.log* 2>/dev/null); do case $f in *.gz) zcat "$f";; *) cat "$f";; esac; done`, n)
+			cmds = append(cmds, Command{Name: "files/" + n + ".log", Cmd: o.filter("{ " + script + "; }"), Roles: []string{role}})
+		}
+	}
+	return dedupe(cmds)
 }
+
+func dedupe(cmds []Command) []Command {
+	byName := map[string]int{}
+	var out []Command
+	for _, c := range cmds {
+		if i, ok := byName[c.Name]; ok {
+			out[i].Roles = append(out[i].Roles, c.Roles...)
+			continue
+		}
+		byName[c.Name] = len(out)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Command) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// certsCmd prints the metadata of every certificate kubeadm and kbs place
+// (subject, issuer, expiry): certificates only, never a key file.
+const certsCmd = `for f in /etc/kubernetes/pki/*.crt /etc/kubernetes/pki/etcd/*.crt /etc/etcd/pki/*.crt /var/lib/kubelet/pki/*.crt; do
+  [ -f "$f" ] || continue
+  if command -v openssl >/dev/null; then echo "$f $(openssl x509 -noout -enddate -in "$f" 2>/dev/null)"; else echo "$f (openssl not installed)"; fi
+done; true`
 
 // CollectNode runs every source for role over conn into the bundle, each
 // streamed (never held whole) and each with its own timeout; it returns the
@@ -85,6 +163,26 @@ func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b
 	src := b.Add(node, c.Name, "ssh", pr)
 	pr.Close()
 	return src
+}
+
+// ClockOffset measures how far the node's clock is from this machine's:
+// the node's time minus the midpoint of the round trip.
+func ClockOffset(ctx context.Context, conn remote.Conn) (time.Duration, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	before := time.Now()
+	out, err := conn.Run(cctx, "date -u +%s.%N")
+	after := time.Now()
+	if err != nil {
+		return 0, err
+	}
+	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading the node's clock: %w", err)
+	}
+	mid := before.Add(after.Sub(before) / 2)
+	node := time.Unix(0, int64(secs*1e9))
+	return node.Sub(mid), nil
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,368 @@
+package diag
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// analyzer is one analyzer's identity: what it reports and what to try.
+type analyzer struct {
+	id, severity, title, fix string
+}
+
+// The analyzers. Each has an id (stable, for scripts), a severity and the
+// fix an operator would try first.
+var analyzers = []analyzer{
+	{"cni-missing", Critical, "no pod network: the kubelet reports the CNI as not initialized", "install the pod network (kubectl kbs init phase cni -f SPEC, or apply your CNI's manifest) and check /etc/cni/net.d on the node holds its config"},
+	{"kubelet-down", Critical, "the kubelet is not running", "journalctl -u kubelet -n 50 on the node for why; systemctl enable --now kubelet"},
+	{"kubelet-crashloop", Critical, "the kubelet is crash-looping (systemd keeps restarting it)", "read the last error before each exit in journal/kubelet.log; common causes: no container runtime, a missing /var/lib/kubelet/config.yaml (the node never joined), swap on, a bad flag"},
+	{"runtime-down", Critical, "the container runtime is down or unreachable", "systemctl status containerd; journalctl -u containerd; check the socket /run/containerd/containerd.sock and the kubelet's --container-runtime-endpoint"},
+	{"swap-on", Warning, "swap is on", "swapoff -a and comment the swap line out of /etc/fstab, or configure the kubelet's memorySwap and failSwapOn=false deliberately"},
+	{"cert-expired", Critical, "a certificate has expired", "kubeadm certs check-expiration on the control plane; kubeadm certs renew all, then restart the static pods; for kubelet client certs enable rotation or rejoin the node"},
+	{"cert-expiring", Warning, "a certificate expires within 30 days", "renew before it expires: kubeadm certs renew (control plane), kubectl kbs inspect certs -f SPEC to see them all"},
+	{"resource-pressure", Critical, "the node reports memory, disk or PID pressure", "free disk (images: crictl rmi --prune; logs: journalctl --vacuum-size), memory or processes on the node; the kubelet evicts pods until the pressure is gone"},
+	{"disk-full", Warning, "a filesystem is almost full (space or inodes ≥ 90%)", "free space on the filesystem named in the evidence; /var/lib/containerd and /var/log are the usual suspects"},
+	{"clock-skew", Warning, "the node's clock differs from the others", "enable time synchronization (systemd-timesyncd or chrony) on every node; certificates and etcd leases need agreeing clocks"},
+	{"ntp-unsynced", Warning, "the clock is not synchronized with NTP", "timedatectl set-ntp true, or configure chrony/systemd-timesyncd with a reachable server"},
+	{"ports-closed", Warning, "ports this role needs are not listening", "check the component that owns each port (see the evidence) is running: static pods on control planes (crictl ps -a), etcd.service, the kubelet"},
+	{"version-skew", Critical, "kubelet and API server versions are outside the supported skew", "the kubelet may be up to three minor versions older than the API server and never newer: upgrade or downgrade the kubelet (kubeadm upgrade node, then the kubelet package)"},
+	{"never-joined", Critical, "a host of the spec is not a node of the cluster", "kubectl kbs join -f SPEC HOST (the operator's ik8s case); if it joined before, kubectl kbs reset -f SPEC HOST first"},
+	{"apiserver-unreachable", Critical, "the node cannot reach the API server", "from the node: curl -k https://API:6443/healthz; check the API server runs (crictl ps on the control plane), the address in /etc/kubernetes/kubelet.conf, firewalls and routes"},
+	{"node-notready", Critical, "the node is NotReady", "the condition's message says why; kubectl describe node and the kubelet journal in this bundle"},
+	{"collection-failed", Critical, "the node could not be read", "the error says which transport failed; check the host is up and sshd runs, or use --via api|pod"},
+}
+
+var rulesByID = func() map[string]analyzer {
+	m := map[string]analyzer{}
+	for _, r := range analyzers {
+		m[r.id] = r
+	}
+	return m
+}()
+
+// RuleIDs lists every analyzer.
+func RuleIDs() []string {
+	out := make([]string, len(analyzers))
+	for i, r := range analyzers {
+		out[i] = r.id
+	}
+	return out
+}
+
+// lineRule matches single log lines.
+type lineRule struct {
+	id    string
+	files []string // relative paths (prefix match)
+	re    *regexp.Regexp
+}
+
+func (l lineRule) applies(rel string) bool {
+	for _, f := range l.files {
+		if strings.HasPrefix(rel, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l lineRule) match(line string) bool { return l.re.MatchString(line) }
+
+var kubeletLogs = []string{"journal/kubelet.log", "files/kubelet.log"}
+
+var lineRules = []lineRule{
+	{"cni-missing", kubeletLogs, regexp.MustCompile(`(?i)cni (plugin not initialized|config uninitialized)|network plugin is not ready|NetworkPluginNotReady`)},
+	{"runtime-down", kubeletLogs, regexp.MustCompile(`containerd\.sock.*(no such file or directory|connection refused)|container runtime is down|ContainerRuntimeNotReady|failed to get runtime version`)},
+	{"swap-on", kubeletLogs, regexp.MustCompile(`(?i)running with swap on is not supported`)},
+	{"cert-expired", append(kubeletLogs, "journal/etcd.log", "files/"), regexp.MustCompile(`x509: certificate has expired`)},
+	{"apiserver-unreachable", kubeletLogs, regexp.MustCompile(`dial tcp [^ ]+:6443: (connect: (connection refused|no route to host)|i/o timeout)`)},
+}
+
+// lineState carries per-file parsing for sources with structure: unit
+// status blocks, the swap section, df output, timedatectl, ports, certs.
+type lineState struct {
+	f       file
+	unit    string // current systemctl unit block
+	swap    bool   // inside "== swap"
+	ports   map[int]bool
+	restart map[string]int
+	exited  int // "Main process exited" lines in the kubelet journal
+	exitEv  []Evidence
+}
+
+func newLineState(f file) *lineState {
+	return &lineState{f: f, ports: map[int]bool{}, restart: map[string]int{}}
+}
+
+var (
+	dfUse     = regexp.MustCompile(`\s(\d+)%\s+(/\S*)$`)
+	portRE    = regexp.MustCompile(`[\s:\]](\d+)\s+\S+:\*`)
+	notAfter  = regexp.MustCompile(`^(\S+) notAfter=(.+)$`)
+	unitStart = regexp.MustCompile(`^[●○×↻*]?\s*(kubelet|containerd|etcd)\.service`)
+)
+
+func (s *lineState) line(st *scanState, ev Evidence) {
+	l := ev.Text
+	switch s.f.rel {
+	case "systemctl-status.txt":
+		if m := unitStart.FindStringSubmatch(l); m != nil {
+			s.unit = m[1]
+		}
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "Active:") && s.unit != "" {
+			st.fact(s.f.node, s.unit+"-active", Evidence{ev.Path, ev.Line, t})
+		}
+		if strings.HasPrefix(t, "Unit ") && strings.Contains(t, "could not be found") {
+			for _, u := range []string{"kubelet", "containerd", "etcd"} {
+				if strings.Contains(t, u+".service") {
+					st.fact(s.f.node, u+"-missing", ev)
+				}
+			}
+		}
+	case "journal/kubelet.log":
+		if strings.Contains(l, "kubelet.service: Main process exited") || strings.Contains(l, "kubelet.service: Failed with result") {
+			s.exited++
+			if len(s.exitEv) < maxEvidence {
+				s.exitEv = append(s.exitEv, ev)
+			}
+		}
+	case "resources.txt":
+		if l == "== swap" {
+			s.swap = true
+			return
+		}
+		if s.swap && strings.TrimSpace(l) != "" {
+			st.report("swap-on", s.f.node, ev)
+		}
+		if m := dfUse.FindStringSubmatch(l); m != nil {
+			if pct, _ := strconv.Atoi(m[1]); pct >= 90 {
+				st.report("disk-full", s.f.node, ev)
+			}
+		}
+	case "timedatectl.txt":
+		if strings.Contains(l, "synchronized: no") {
+			st.report("ntp-unsynced", s.f.node, ev)
+		}
+	case "listening-ports.txt":
+		if m := portRE.FindStringSubmatch(l); m != nil {
+			p, _ := strconv.Atoi(m[1])
+			s.ports[p] = true
+		}
+	case "certificates.txt":
+		if m := notAfter.FindStringSubmatch(l); m != nil {
+			if t, err := time.Parse("Jan _2 15:04:05 2006 MST", strings.TrimSpace(m[2])); err == nil {
+				created := st.manifest.Created
+				if created.IsZero() {
+					created = time.Now()
+				}
+				switch {
+				case t.Before(created):
+					st.report("cert-expired", s.f.node, ev)
+				case t.Before(created.Add(30 * 24 * time.Hour)):
+					st.report("cert-expiring", s.f.node, ev)
+				}
+			}
+		}
+	case "cni.txt":
+		if strings.HasPrefix(l, "== ") {
+			st.fact(s.f.node, "cni-config", ev)
+		}
+		if strings.Contains(l, "No such file or directory") {
+			st.fact(s.f.node, "cni-dir-missing", ev)
+		}
+	}
+}
+
+func (s *lineState) end(st *scanState) {
+	switch s.f.rel {
+	case "journal/kubelet.log":
+		if s.exited >= 3 {
+			for _, ev := range s.exitEv {
+				st.report("kubelet-crashloop", s.f.node, ev)
+			}
+		}
+	case "listening-ports.txt":
+		var list []string
+		for p := range s.ports {
+			list = append(list, strconv.Itoa(p))
+		}
+		sort.Strings(list)
+		st.fact(s.f.node, "ports", Evidence{Path: s.f.path, Text: strings.Join(list, " ")})
+	}
+}
+
+// requiredPorts are what each role's components listen on.
+var requiredPorts = map[string]map[int]string{
+	"control-plane": {6443: "kube-apiserver", 10257: "kube-controller-manager", 10259: "kube-scheduler", 10250: "kubelet"},
+	"worker":        {10250: "kubelet"},
+	"etcd":          {2379: "etcd client", 2380: "etcd peer"},
+}
+
+// structural runs the analyzers that combine several sources.
+func (st *scanState) structural() {
+	for name, info := range st.manifest.Nodes {
+		if info.Error != "" {
+			st.report("collection-failed", name, Evidence{Path: "manifest.json", Text: info.Error})
+		}
+		facts := st.facts[name]
+		st.units(name, facts)
+		st.ports(name, info.Role, facts)
+		if isKubelet(info.Role) && facts["cni-config"] == nil && info.Error == "" && facts["ports"] != nil {
+			if ev := facts["cni-dir-missing"]; ev != nil {
+				st.report("cni-missing", name, ev[0])
+			} else {
+				st.report("cni-missing", name, Evidence{Path: name + "/cni.txt", Text: "no configuration in /etc/cni/net.d"})
+			}
+		}
+	}
+	for name, n := range st.nodes {
+		st.conditions(name, n)
+		st.skew(name, n)
+	}
+	st.neverJoined()
+	st.clocks()
+}
+
+func isKubelet(role string) bool { return role == "control-plane" || role == "worker" }
+
+func (st *scanState) units(node string, facts map[string][]Evidence) {
+	role := st.roleOf(node)
+	check := func(unit, id string) {
+		if ev := facts[unit+"-missing"]; ev != nil {
+			st.report(id, node, ev[0])
+			return
+		}
+		for _, ev := range facts[unit+"-active"] {
+			if !strings.Contains(ev.Text, "active (running)") {
+				if unit == "kubelet" && strings.Contains(ev.Text, "auto-restart") {
+					st.report("kubelet-crashloop", node, ev)
+					continue
+				}
+				st.report(id, node, ev)
+			}
+		}
+	}
+	if isKubelet(role) {
+		check("kubelet", "kubelet-down")
+		check("containerd", "runtime-down")
+	}
+}
+
+func (st *scanState) ports(node, role string, facts map[string][]Evidence) {
+	evs := facts["ports"]
+	if len(evs) == 0 {
+		return
+	}
+	have := map[string]bool{}
+	for _, p := range strings.Fields(evs[0].Text) {
+		have[p] = true
+	}
+	var missing []string
+	for p, what := range requiredPorts[role] {
+		if !have[strconv.Itoa(p)] {
+			missing = append(missing, fmt.Sprintf("%d (%s)", p, what))
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		st.report("ports-closed", node, Evidence{Path: evs[0].Path, Text: "not listening: " + strings.Join(missing, ", ")})
+	}
+}
+
+func (st *scanState) conditions(name string, n *corev1.Node) {
+	path := name + "/api/node.json"
+	for _, c := range n.Status.Conditions {
+		text := fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+		switch c.Type {
+		case corev1.NodeReady:
+			if c.Status != corev1.ConditionTrue {
+				st.report("node-notready", name, Evidence{Path: path, Text: text})
+				if strings.Contains(strings.ToLower(c.Message), "cni") {
+					st.report("cni-missing", name, Evidence{Path: path, Text: text})
+				}
+			}
+		case corev1.NodeMemoryPressure, corev1.NodeDiskPressure, corev1.NodePIDPressure:
+			if c.Status == corev1.ConditionTrue {
+				st.report("resource-pressure", name, Evidence{Path: path, Text: text})
+			}
+		}
+	}
+}
+
+func minor(v string) (int, int, bool) {
+	m := regexp.MustCompile(`^v(\d+)\.(\d+)`).FindStringSubmatch(v)
+	if m == nil {
+		return 0, 0, false
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	return a, b, true
+}
+
+func (st *scanState) skew(name string, n *corev1.Node) {
+	if st.version == nil {
+		return
+	}
+	kv := n.Status.NodeInfo.KubeletVersion
+	am, an, ok1 := minor(st.version.GitVersion)
+	km, kn, ok2 := minor(kv)
+	if !ok1 || !ok2 {
+		return
+	}
+	if km != am || kn > an || an-kn > 3 {
+		st.report("version-skew", name, Evidence{Path: name + "/api/node.json", Text: fmt.Sprintf("kubelet %s, API server %s", kv, st.version.GitVersion)})
+	}
+}
+
+func (st *scanState) neverJoined() {
+	if st.list == nil {
+		return
+	}
+	in := map[string]bool{}
+	for _, n := range st.list.Items {
+		in[n.Name] = true
+	}
+	for name, info := range st.manifest.Nodes {
+		if isKubelet(info.Role) && !in[name] {
+			st.report("never-joined", name, Evidence{Path: ClusterDir + "/nodes.json", Text: fmt.Sprintf("%s (%s, %s) is not among the cluster's %d nodes", name, info.Role, info.Address, len(st.list.Items))})
+		}
+	}
+}
+
+// maxSkew is the clock difference between nodes worth a warning.
+const maxSkew = 2 * time.Second
+
+func (st *scanState) clocks() {
+	var offs []float64
+	for _, info := range st.manifest.Nodes {
+		if info.ClockOffsetSeconds != nil {
+			offs = append(offs, *info.ClockOffsetSeconds)
+		}
+	}
+	if len(offs) == 0 {
+		return
+	}
+	sort.Float64s(offs)
+	median := offs[len(offs)/2]
+	for name, info := range st.manifest.Nodes {
+		if info.ClockOffsetSeconds == nil {
+			continue
+		}
+		d := *info.ClockOffsetSeconds - median
+		if time.Duration(absf(d)*float64(time.Second)) > maxSkew {
+			st.report("clock-skew", name, Evidence{Path: "manifest.json", Text: fmt.Sprintf("clock %+.1fs from the other nodes' median (%+.3fs from the collector)", d, *info.ClockOffsetSeconds)})
+		}
+	}
+}
+
+func absf(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
