@@ -137,16 +137,24 @@ func CollectNode(ctx context.Context, conn remote.Conn, node, role string, b *Bu
 		o.Timeout = 2 * time.Minute
 	}
 	var failed []Source
-	for _, c := range Commands(o) {
-		if len(c.Roles) > 0 && !slices.Contains(c.Roles, role) {
-			continue
-		}
+	for _, c := range commandsFor(o, role) {
 		src := collectOne(ctx, conn, node, c, b, o.Timeout)
 		if src.Status != "ok" {
 			failed = append(failed, src)
 		}
 	}
 	return failed
+}
+
+// commandsFor are the sources of one role.
+func commandsFor(o Options, role string) []Command {
+	var out []Command
+	for _, c := range Commands(o) {
+		if len(c.Roles) == 0 || role == "" || slices.Contains(c.Roles, role) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b *Bundle, timeout time.Duration) Source {
