@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/version"
@@ -154,6 +155,17 @@ func (st *scanState) fact(node, name string, ev Evidence) {
 	st.facts[node][name] = append(st.facts[node][name], ev)
 }
 
+// recent is how close to a log's end a matched line must be for its
+// condition to count as current: kubelets log "connection refused" and "cni
+// not initialized" while a node bootstraps, and that is history once they
+// stop.
+const recent = 2 * time.Minute
+
+type pending struct {
+	evs  []Evidence
+	last time.Time
+}
+
 func (st *scanState) scanLines(f file, r io.Reader) error {
 	if st.timeline == nil {
 		st.timeline = newTimelineBuilder()
@@ -161,16 +173,43 @@ func (st *scanState) scanLines(f file, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	ls := newLineState(f)
+	held := map[string]*pending{}
+	var lastLine time.Time
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		ev := Evidence{Path: f.path, Line: n, Text: line}
+		t, _, hasTime := parseTime(line, time.Now().Year())
+		if hasTime {
+			lastLine = t
+		}
 		for _, lr := range lineRules {
-			if lr.applies(f.rel) && lr.match(line) {
-				st.report(lr.id, f.node, ev)
+			if !lr.applies(f.rel) || !lr.match(line) {
+				continue
+			}
+			p := held[lr.id]
+			if p == nil {
+				p = &pending{}
+				held[lr.id] = p
+			}
+			if hasTime {
+				p.last = t
+			}
+			// Keep the latest lines: they show the condition as it is now.
+			p.evs = append(p.evs, ev)
+			if len(p.evs) > maxEvidence {
+				p.evs = p.evs[1:]
 			}
 		}
 		ls.line(st, ev)
 		st.timeline.add(f, n, line)
+	}
+	for id, p := range held {
+		if !p.last.IsZero() && !lastLine.IsZero() && lastLine.Sub(p.last) > recent {
+			continue
+		}
+		for _, ev := range p.evs {
+			st.report(id, f.node, ev)
+		}
 	}
 	ls.end(st)
 	return sc.Err()

@@ -12,7 +12,7 @@ import (
 // kubelets; clock skew and swap cannot be produced in a container).
 var fixture = map[string]map[string]string{
 	"master-0": {
-		"journal/kubelet.log": "2026-11-25T04:34:16.100000+00:00 master-0 kubelet[312]: E1125 04:34:16.100000 312 kubelet.go:3117] \"Container runtime network not ready\" networkReady=\"NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized\"\n",
+		"journal/kubelet.log":  "2026-11-25T04:34:16.100000+00:00 master-0 kubelet[312]: E1125 04:34:16.100000 312 kubelet.go:3117] \"Container runtime network not ready\" networkReady=\"NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized\"\n",
 		"systemctl-status.txt": "● kubelet.service - kubelet\n     Loaded: loaded\n     Active: active (running) since Wed\n● containerd.service - containerd\n     Active: active (running) since Wed\n",
 		"listening-ports.txt":  "tcp   LISTEN 0 4096 *:6443 *:* users:((\"kube-apiserver\",pid=1,fd=3))\ntcp   LISTEN 0 4096 127.0.0.1:10257 0.0.0.0:* users:((\"kcm\",pid=2,fd=3))\ntcp   LISTEN 0 4096 *:10250 *:*\n",
 		"timedatectl.txt":      "System clock synchronized: no\n              NTP service: inactive\n",
@@ -143,5 +143,32 @@ func TestTimelineCorrectsClocks(t *testing.T) {
 	b, _ := json.Marshal(a)
 	if strings.Contains(string(b), "PRIVATE KEY") {
 		t.Fatal("key material")
+	}
+}
+
+// A condition the kubelet logged while bootstrapping and that then cleared
+// is history, not a finding.
+func TestStaleLogConditionsIgnored(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.tar.gz")
+	b, err := NewBundle(path, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Add("master-0", "journal/kubelet.log", "ssh", strings.NewReader(
+		"2026-11-25T04:00:00.000000+00:00 master-0 kubelet[1]: E1125 04:00:00.000000 1 reflector.go:1] dial tcp 10.0.0.20:6443: connect: connection refused\n"+
+			"2026-11-25T04:00:01.000000+00:00 master-0 kubelet[1]: E1125 04:00:01.000000 1 kubelet.go:1] \"Container runtime network not ready\" err=\"cni plugin not initialized\"\n"+
+			"2026-11-25T04:10:00.000000+00:00 master-0 kubelet[1]: I1125 04:10:00.000000 1 kubelet.go:2] \"Node became ready\"\n"))
+	b.SetNode("master-0", NodeInfo{Role: "control-plane"})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Analyze(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range a.Findings {
+		if f.ID == "apiserver-unreachable" || (f.ID == "cni-missing" && strings.Contains(f.Evidence[0].Path, "kubelet")) {
+			t.Errorf("stale condition reported: %+v", f)
+		}
 	}
 }

@@ -53,7 +53,9 @@ type NodeInfo struct {
 	Transport string `json:"transport,omitempty"`
 	// ClockOffsetSeconds is the node's clock minus the collector's.
 	ClockOffsetSeconds *float64 `json:"clockOffsetSeconds,omitempty"`
-	Error              string   `json:"error,omitempty"`
+	// Fallback says why the preferred transports failed, when another served.
+	Fallback string `json:"fallback,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // SetNode records a node's facts for the manifest.

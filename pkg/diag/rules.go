@@ -35,6 +35,7 @@ var analyzers = []analyzer{
 	{"never-joined", Critical, "a host of the spec is not a node of the cluster", "kubectl kbs join -f SPEC HOST (the operator's ik8s case); if it joined before, kubectl kbs reset -f SPEC HOST first"},
 	{"apiserver-unreachable", Critical, "the node cannot reach the API server", "from the node: curl -k https://API:6443/healthz; check the API server runs (crictl ps on the control plane), the address in /etc/kubernetes/kubelet.conf, firewalls and routes"},
 	{"node-notready", Critical, "the node is NotReady", "the condition's message says why; kubectl describe node and the kubelet journal in this bundle"},
+	{"transport-fallback", Warning, "the preferred transport failed; another one served the node", "the evidence names the failure: an SSH daemon that is down or refuses kbs is worth fixing before the kubelet is needed to reach the node"},
 	{"collection-failed", Critical, "the node could not be read", "the error says which transport failed; check the host is up and sshd runs, or use --via api|pod"},
 }
 
@@ -208,6 +209,9 @@ func (st *scanState) structural() {
 	for name, info := range st.manifest.Nodes {
 		if info.Error != "" {
 			st.report("collection-failed", name, Evidence{Path: "manifest.json", Text: info.Error})
+		}
+		if info.Fallback != "" {
+			st.report("transport-fallback", name, Evidence{Path: "manifest.json", Text: info.Fallback})
 		}
 		facts := st.facts[name]
 		st.units(name, facts)

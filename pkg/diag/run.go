@@ -111,7 +111,7 @@ func (c *Collector) node(ctx context.Context, t Target, b *Bundle) error {
 			info.Error = "no transport available (no SSH address in the spec and no API access)"
 		}
 	} else if len(tried) > 0 {
-		info.Error = "fell back to " + info.Transport + " after " + strings.Join(tried, "; ")
+		info.Fallback = "fell back to " + info.Transport + " after " + strings.Join(tried, "; ")
 	}
 	b.SetNode(t.Name, info)
 	c.log(t.Name, "collected via %s, %d failed source(s)", orNone(info.Transport), len(failed))
