@@ -4,7 +4,8 @@
 # nsenter (reaching into nodes), the OpenSSH client tools (keys, agent, and
 # the benchmark's baseline), git (krew's index), openssl (the users
 # benchmark's manual flow), gcc and libc6-dev (the static pause binary),
-# apt (Debian's runc for the air-gapped bundle). Idempotent; needs root to install.
+# apt (Debian's runc for the air-gapped bundle), chromium (the diag report test).
+# Idempotent; needs root to install.
 set -euo pipefail
 
 declare -A PKG_FOR=(
@@ -20,6 +21,7 @@ declare -A PKG_FOR=(
   [strip]=binutils
   [dpkg-deb]=dpkg
   [apt-get]=apt
+  [chromium]=chromium
 )
 
 missing=()

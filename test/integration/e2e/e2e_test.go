@@ -110,6 +110,8 @@ func TestClusterEndToEnd(t *testing.T) {
 		workloads(t, cs)
 	})
 
+	t.Run("diag", func(t *testing.T) { testDiag(t, p) })
+
 	t.Run("a second init changes nothing", func(t *testing.T) {
 		before := snapshot(t, cs)
 		cas := caFiles(t, p)
@@ -140,6 +142,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		if left != "0" {
 			t.Fatalf("reset left state behind on worker-1:\n%s", left)
 		}
+		crashLoopWithoutRuntime(t, p)
 		out, _ := mustKbs(t, append(p.args("join"), "worker-1")...)
 		if !strings.Contains(out, "worker-1") || !strings.Contains(out, "Ready") {
 			t.Fatalf("join did not show worker-1 Ready:\n%s", out)
