@@ -166,6 +166,10 @@ type pending struct {
 	last time.Time
 }
 
+// tailLines is how many of a file's last lines enter the timeline: the
+// newest lines are what an operator reads there; the bundle has the rest.
+const tailLines = 1000
+
 func (st *scanState) scanLines(f file, r io.Reader) error {
 	if st.timeline == nil {
 		st.timeline = newTimelineBuilder()
@@ -174,16 +178,23 @@ func (st *scanState) scanLines(f file, r io.Reader) error {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	ls := newLineState(f)
 	held := map[string]*pending{}
-	var lastLine time.Time
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		ev := Evidence{Path: f.path, Line: n, Text: line}
-		t, _, hasTime := parseTime(line, time.Now().Year())
-		if hasTime {
-			lastLine = t
-		}
-		for _, lr := range lineRules {
-			if !lr.applies(f.rel) || !lr.match(line) {
+	ring := make([][]byte, tailLines)
+	n := 0
+	for sc.Scan() {
+		n++
+		raw := sc.Bytes()
+		slot := n % tailLines
+		ring[slot] = append(ring[slot][:0], raw...)
+		var line string // made only when some analyzer looks at the line
+		for i := range lineRules {
+			lr := &lineRules[i]
+			if !lr.applies(f.rel) || !lr.hinted(raw) {
+				continue
+			}
+			if line == "" {
+				line = string(raw)
+			}
+			if !lr.match(line) {
 				continue
 			}
 			p := held[lr.id]
@@ -191,17 +202,33 @@ func (st *scanState) scanLines(f file, r io.Reader) error {
 				p = &pending{}
 				held[lr.id] = p
 			}
-			if hasTime {
+			if t, _, ok := parseTime(line, time.Now().Year()); ok {
 				p.last = t
 			}
 			// Keep the latest lines: they show the condition as it is now.
-			p.evs = append(p.evs, ev)
+			p.evs = append(p.evs, Evidence{Path: f.path, Line: n, Text: line})
 			if len(p.evs) > maxEvidence {
 				p.evs = p.evs[1:]
 			}
 		}
-		ls.line(st, ev)
-		st.timeline.add(f, n, line)
+		if ls.wants(raw) {
+			if line == "" {
+				line = string(raw)
+			}
+			ls.line(st, Evidence{Path: f.path, Line: n, Text: line})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	var lastLine time.Time
+	first := max(1, n-tailLines+1)
+	for k := first; k <= n; k++ {
+		line := string(ring[k%tailLines])
+		st.timeline.add(f, k, line)
+		if t, _, ok := parseTime(line, time.Now().Year()); ok {
+			lastLine = t
+		}
 	}
 	for id, p := range held {
 		if !p.last.IsZero() && !lastLine.IsZero() && lastLine.Sub(p.last) > recent {
@@ -212,7 +239,7 @@ func (st *scanState) scanLines(f file, r io.Reader) error {
 		}
 	}
 	ls.end(st)
-	return sc.Err()
+	return nil
 }
 
 func (st *scanState) decodeJSON(f file, b []byte) {

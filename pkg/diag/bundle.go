@@ -2,8 +2,10 @@ package diag
 
 import (
 	"archive/tar"
+	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,9 +18,12 @@ import (
 // Source is what the bundle's manifest.json says about one collected source.
 // Field names are stable.
 type Source struct {
-	Node       string         `json:"node"`
-	Name       string         `json:"name"`
-	Path       string         `json:"path"` // inside the bundle
+	Node string `json:"node"`
+	Name string `json:"name"`
+	Path string `json:"path"` // inside the bundle, as WalkBundle names it
+	// Stored is the archive entry: Path + ".gz", each source compressed on
+	// its own so that it is spooled compressed (see Add).
+	Stored     string         `json:"stored"`
 	Transport  string         `json:"transport"`
 	Status     string         `json:"status"` // ok, failed
 	Bytes      int64          `json:"bytes"`
@@ -75,7 +80,8 @@ func NewBundle(path string, redact bool, maxBytes int64) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating bundle: %w", err)
 	}
-	gz := gzip.NewWriter(f)
+	// The entries are compressed already: the outer gzip only wraps them.
+	gz, _ := gzip.NewWriterLevel(f, gzip.NoCompression)
 	return &Bundle{f: f, gz: gz, tw: tar.NewWriter(gz), redact: redact, maxBytes: maxBytes}, nil
 }
 
@@ -85,16 +91,22 @@ func NewBundle(path string, redact bool, maxBytes int64) (*Bundle, error) {
 func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 	start := time.Now()
 	src := Source{Node: node, Name: name, Path: path.Join(node, name), Transport: transport, Status: "ok"}
+	src.Stored = src.Path + ".gz"
 	spool, err := os.CreateTemp("", "kbs-diag-")
 	if err != nil {
 		return b.record(src, start, err)
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	var sink io.Writer = spool
+	// The source is compressed on its way into the spool: a gigabyte of log
+	// costs the disk a few megabytes twice instead of a gigabyte twice, and
+	// the redactor's line-sized writes are buffered.
+	gz, _ := gzip.NewWriterLevel(spool, gzip.BestSpeed)
+	buf := bufio.NewWriterSize(gz, 1<<20)
+	var sink io.Writer = buf
 	var red *Redactor
 	if b.redact {
-		red = NewRedactor(spool)
+		red = NewRedactor(buf)
 		sink = red
 	}
 	in := r
@@ -114,7 +126,11 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 		}
 		src.Redactions = red.Counts()
 	}
-	if src.Bytes, err = b.writeEntry(src.Path, spool); err != nil {
+	if err := errors.Join(buf.Flush(), gz.Close()); err != nil && copyErr == nil {
+		copyErr = err
+	}
+	src.Bytes = n
+	if _, err = b.writeEntry(src.Stored, spool); err != nil {
 		return b.record(src, start, err)
 	}
 	return b.record(src, start, copyErr)

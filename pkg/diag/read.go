@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // WalkBundle calls fn for each file of a bundle, streaming: analyzers
@@ -28,6 +29,17 @@ func WalkBundle(path string, fn func(name string, r io.Reader) error) error {
 		}
 		if err != nil {
 			return fmt.Errorf("reading bundle %s: %w", path, err)
+		}
+		if name, ok := strings.CutSuffix(h.Name, ".gz"); ok {
+			// Sources are stored compressed one by one; callers see them plain.
+			zr, err := gzip.NewReader(tr)
+			if err != nil {
+				return fmt.Errorf("bundle %s: %s: %w", path, h.Name, err)
+			}
+			if err := fn(name, zr); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := fn(h.Name, tr); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"sort"
@@ -61,6 +62,26 @@ type lineRule struct {
 	id    string
 	files []string // relative paths (prefix match)
 	re    *regexp.Regexp
+	// hints: the regexp runs only on lines holding one of these, so a
+	// gigabyte of ordinary lines costs a few substring searches each.
+	hints [][]byte
+}
+
+func (l *lineRule) hinted(line []byte) bool {
+	for _, h := range l.hints {
+		if bytes.Contains(line, h) {
+			return true
+		}
+	}
+	return false
+}
+
+func hints(s ...string) [][]byte {
+	out := make([][]byte, len(s))
+	for i, x := range s {
+		out[i] = []byte(x)
+	}
+	return out
 }
 
 func (l lineRule) applies(rel string) bool {
@@ -77,11 +98,11 @@ func (l lineRule) match(line string) bool { return l.re.MatchString(line) }
 var kubeletLogs = []string{"journal/kubelet.log", "files/kubelet.log"}
 
 var lineRules = []lineRule{
-	{"cni-missing", kubeletLogs, regexp.MustCompile(`(?i)cni (plugin not initialized|config uninitialized)|network plugin is not ready|NetworkPluginNotReady`)},
-	{"runtime-down", kubeletLogs, regexp.MustCompile(`containerd\.sock.*(no such file or directory|connection refused)|container runtime is down|ContainerRuntimeNotReady|failed to get runtime version`)},
-	{"swap-on", kubeletLogs, regexp.MustCompile(`(?i)running with swap on is not supported`)},
-	{"cert-expired", append(kubeletLogs, "journal/etcd.log", "files/"), regexp.MustCompile(`x509: certificate has expired`)},
-	{"apiserver-unreachable", kubeletLogs, regexp.MustCompile(`dial tcp [^ ]+:6443: (connect: (connection refused|no route to host)|i/o timeout)`)},
+	{"cni-missing", kubeletLogs, regexp.MustCompile(`(?i)cni (plugin not initialized|config uninitialized)|network plugin is not ready|NetworkPluginNotReady`), hints("cni", "CNI", "etwork plugin", "NetworkPluginNotReady")},
+	{"runtime-down", kubeletLogs, regexp.MustCompile(`containerd\.sock.*(no such file or directory|connection refused)|container runtime is down|ContainerRuntimeNotReady|failed to get runtime version`), hints("containerd.sock", "runtime")},
+	{"swap-on", kubeletLogs, regexp.MustCompile(`(?i)running with swap on is not supported`), hints("swap")},
+	{"cert-expired", append(kubeletLogs, "journal/etcd.log", "files/"), regexp.MustCompile(`x509: certificate has expired`), hints("x509")},
+	{"apiserver-unreachable", kubeletLogs, regexp.MustCompile(`dial tcp [^ ]+:6443: (connect: (connection refused|no route to host)|i/o timeout)`), hints(":6443")},
 }
 
 // lineState carries per-file parsing for sources with structure: unit
@@ -94,6 +115,18 @@ type lineState struct {
 	restart map[string]int
 	exited  int // "Main process exited" lines in the kubelet journal
 	exitEv  []Evidence
+}
+
+// wants says whether this file needs line-by-line structure parsing (small
+// state files do; logs do not, beyond the kubelet journal's exits).
+func (s *lineState) wants(raw []byte) bool {
+	switch s.f.rel {
+	case "journal/kubelet.log":
+		return bytes.Contains(raw, []byte("kubelet.service: "))
+	case "systemctl-status.txt", "resources.txt", "timedatectl.txt", "listening-ports.txt", "certificates.txt", "cni.txt":
+		return true
+	}
+	return false
 }
 
 func newLineState(f file) *lineState {

@@ -20,9 +20,13 @@ type Event struct {
 	Offset float64   `json:"offsetSeconds,omitempty"` // correction applied
 }
 
-// perNodeEvents bounds the timeline: the most recent lines of each node
-// are what an operator reads; the full logs stay in the bundle.
-const perNodeEvents = 4000
+// perNodeEvents and maxEvents bound the timeline (and the memory of a
+// 100-node analysis): the most recent lines of each node are what an
+// operator reads there; the full logs stay in the bundle.
+const (
+	perNodeEvents = 1500
+	maxEvents     = 30000
+)
 
 type timelineBuilder struct {
 	byNode map[string][]Event
@@ -151,5 +155,8 @@ func (b *timelineBuilder) events(m Manifest) []Event {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	if len(out) > maxEvents {
+		out = out[len(out)-maxEvents:]
+	}
 	return out
 }

@@ -27,13 +27,13 @@ import (
 )
 
 var (
-	// fanout are 50 addresses of the node, each an SSH endpoint of its own
-	// (one sshd answering on all, as 50 small hosts would).
+	// fanout are 100 addresses of the node, each an SSH endpoint of its own
+	// (one sshd answering on all, as 100 small hosts would).
 	fanout     []string
 	fanoutKeys string
 )
 
-const fanoutHosts = 50
+const fanoutHosts = 100
 
 // The environment each benchmark needs is started on first use, once.
 var (
@@ -82,7 +82,7 @@ func needControlPlane(b *testing.B) {
 	}
 }
 
-// addFanoutAddresses gives the node 50 more addresses on its bridge and lets
+// addFanoutAddresses gives the node 100 more addresses on its bridge and lets
 // sshd accept that many handshakes at once (MaxStartups), then writes a
 // known_hosts with the node's key for each.
 func addFanoutAddresses(ctx context.Context) error {

@@ -1,0 +1,144 @@
+//go:build integration
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubectl-kbs/kbs/test/env"
+)
+
+var (
+	kbsOnce sync.Once
+	kbsPath string
+	kbsErr  error
+)
+
+// kbsBinary builds the real binary once: diag is measured as operators run
+// it, peak RSS included.
+func kbsBinary(b *testing.B) string {
+	b.Helper()
+	kbsOnce.Do(func() {
+		root, err := env.RepoRoot()
+		if err != nil {
+			kbsErr = err
+			return
+		}
+		kbsPath = filepath.Join(os.TempDir(), fmt.Sprintf("kubectl-kbs-bench-%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", kbsPath, "./cmd/kubectl-kbs")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			kbsErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if kbsErr != nil {
+		b.Fatal(kbsErr)
+	}
+	return kbsPath
+}
+
+// diagSpec writes a spec naming each address as a host of role.
+func diagSpec(b *testing.B, role string, addrs []string) string {
+	var hosts strings.Builder
+	for i, a := range addrs {
+		fmt.Fprintf(&hosts, "  - {name: h%d, role: %s, address: %s}\n", i, role, a)
+	}
+	spec := fmt.Sprintf(`apiVersion: kbs.kubectl-kbs.io/v1alpha1
+kind: Cluster
+metadata: {name: bench}
+spec:
+  kubernetesVersion: v1.37.2
+  ssh: {user: root, keyFile: %s}
+  hosts:
+  - {name: cp, role: control-plane, address: 192.0.2.1}
+  - {name: e, role: etcd, address: 192.0.2.2}
+%s`, cluster.ClientKey, hosts.String())
+	path := filepath.Join(b.TempDir(), "spec.yaml")
+	if err := os.WriteFile(path, []byte(spec), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// runDiag runs `kubectl kbs diag node NAMES…` (SSH only: no kubeconfig)
+// and returns its peak RSS in MiB.
+func runDiag(b *testing.B, spec, known string, names []string, parallel int) float64 {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), fmt.Sprintf("b-%d.tar.gz", time.Now().UnixNano()))
+	args := append([]string{"diag", "node"}, names...)
+	args = append(args, "-f", spec, "--known-hosts", known, "-o", out, "--via", "ssh", "--kubeconfig", "/nonexistent",
+		"--parallel", fmt.Sprint(parallel), "--max-source-size", "0")
+	cmd := exec.Command(kbsBinary(b), args...)
+	msg, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("diag: %v\n%s", err, msg)
+	}
+	os.Remove(out)
+	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+}
+
+// BenchmarkDiagLargeLog collects a node with a 1 GiB kubelet log, against
+// `ssh host cat` of the same file in the same run.
+func BenchmarkDiagLargeLog(b *testing.B) {
+	needNodes(b)
+	n := cluster.Nodes[0]
+	const size = 1 << 30
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	line := `I1125 04:34:16.627685     712 kubelet.go:2468] "SyncLoop (PLEG): event for pod" pod="kube-system/kube-proxy-x8k2p" event={"ID":"0f9a","Type":"ContainerStarted"}`
+	if out, err := n.Exec(ctx, "sh", "-c", fmt.Sprintf("yes '%s' | head -c %d > /var/log/kubelet.log", line, size)); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	spec := diagSpec(b, "worker", []string{n.IP.String()})
+	b.Run("kbs", func(b *testing.B) {
+		b.SetBytes(size)
+		var rss float64
+		for b.Loop() {
+			rss = max(rss, runDiag(b, spec, cluster.KnownHosts, []string{"h0"}, 1))
+		}
+		b.ReportMetric(rss, "peak-RSS-MiB")
+	})
+	b.Run("ssh-cat", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			cmd := openssh("cat /var/log/kubelet.log")
+			cmd.Stdout = nil
+			if err := cmd.Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	_, _ = n.Exec(ctx, "rm", "-f", "/var/log/kubelet.log")
+}
+
+// BenchmarkDiagCluster collects 100 SSH endpoints, each with a 20 MiB log.
+func BenchmarkDiagCluster(b *testing.B) {
+	needNodes(b)
+	n := cluster.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := n.Exec(ctx, "sh", "-c", "yes 'etcd {\"level\":\"info\",\"ts\":\"2026-11-25T04:41:02.560724Z\",\"msg\":\"applied a request\"}' | head -c 20971520 > /var/log/etcd.log"); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	spec := diagSpec(b, "etcd", fanout)
+	var names []string
+	for i := range fanout {
+		names = append(names, fmt.Sprintf("h%d", i))
+	}
+	b.SetBytes(int64(len(fanout)) * 20 << 20)
+	var rss float64
+	for b.Loop() {
+		rss = max(rss, runDiag(b, spec, fanoutKeys, names, 16))
+	}
+	b.ReportMetric(rss, "peak-RSS-MiB")
+	_, _ = n.Exec(ctx, "rm", "-f", "/var/log/etcd.log")
+}
