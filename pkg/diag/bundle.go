@@ -102,7 +102,7 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 	// costs the disk a few megabytes twice instead of a gigabyte twice, and
 	// the redactor's line-sized writes are buffered.
 	gz, _ := gzip.NewWriterLevel(spool, gzip.BestSpeed)
-	buf := bufio.NewWriterSize(gz, 1<<20)
+	buf := bufio.NewWriterSize(gz, 256<<10)
 	var sink io.Writer = buf
 	var red *Redactor
 	if b.redact {
