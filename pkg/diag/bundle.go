@@ -2,7 +2,6 @@ package diag
 
 import (
 	"archive/tar"
-	"bufio"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -102,11 +101,12 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 	// costs the disk a few megabytes twice instead of a gigabyte twice, and
 	// the redactor's line-sized writes are buffered.
 	gz, _ := gzip.NewWriterLevel(spool, gzip.BestSpeed)
-	buf := bufio.NewWriterSize(gz, 256<<10)
-	var sink io.Writer = buf
+	// Compression runs beside redaction, on the other core.
+	aw := newAsyncWriter(gz)
+	var sink io.Writer = aw
 	var red *Redactor
 	if b.redact {
-		red = NewRedactor(buf)
+		red = NewRedactor(aw)
 		sink = red
 	}
 	in := r
@@ -126,7 +126,7 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 		}
 		src.Redactions = red.Counts()
 	}
-	if err := errors.Join(buf.Flush(), gz.Close()); err != nil && copyErr == nil {
+	if err := errors.Join(aw.Close(), gz.Close()); err != nil && copyErr == nil {
 		copyErr = err
 	}
 	src.Bytes = n
