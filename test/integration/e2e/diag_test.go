@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os/exec"
@@ -229,4 +230,52 @@ systemctl reset-failed kubelet 2>/dev/null; systemctl start kubelet`)
 			t.Errorf("no %s finding for worker-1; summary:\n%s", id, out)
 		}
 	}
+}
+
+// poweredOffMidCollection: worker-1 goes down while diag reads its large
+// log. The bundle keeps every other node and what arrived from worker-1,
+// marks worker-1's broken sources failed, and diag exits non-zero.
+func poweredOffMidCollection(t *testing.T, p paths) {
+	onNode(t, "worker-1", "sh", "-c", "yes 'I1125 04:34:16.627685 1 kubelet.go:1] a line of a long kubelet log' | head -c 400000000 > /var/log/kubelet.log")
+	bundle := filepath.Join(t.TempDir(), "poweroff.tar.gz")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	started := false
+	_, progress, err := kbs(ctx, func(line string) {
+		if !started && strings.Contains(line, "[diag] redacting") {
+			started = true
+			go func() {
+				// The small sources come first (by name); by now diag is
+				// reading the 400 MB files/kubelet.log.
+				time.Sleep(1500 * time.Millisecond)
+				_, _ = node("worker-1").Exec(context.Background(), "systemctl", "poweroff", "--force", "--force")
+			}()
+		}
+	}, diagArgs(p, "cluster", "-o", bundle, "--via", "ssh", "--source-timeout", "30s", "--max-source-size", "0")...)
+	if err == nil {
+		t.Fatalf("diag succeeded although worker-1 went down mid-way:\n%s", progress)
+	}
+	files, m := bundleFiles(t, bundle)
+	for _, n := range []string{"master-0", "worker-0", "etcd0"} {
+		if files[n+"/timedatectl.txt"] == "" {
+			t.Errorf("%s lost sources because worker-1 went down", n)
+		}
+	}
+	var failed, kept []string
+	for _, s := range m.Sources {
+		switch {
+		case s.Status != "ok":
+			failed = append(failed, s.Path)
+			if s.Node != "worker-1" {
+				t.Errorf("%s failed: %s", s.Path, s.Error)
+			}
+		case s.Node == "worker-1":
+			kept = append(kept, s.Path)
+		}
+	}
+	// Mid-collection: some of worker-1 arrived before it went down, some not.
+	if len(failed) == 0 || len(kept) == 0 {
+		t.Fatalf("want worker-1 sources both kept and failed; kept %v, failed %v:\n%s", kept, failed, progress)
+	}
+	t.Logf("worker-1 powered off mid-collection: kept %v; failed %v", kept, failed)
 }

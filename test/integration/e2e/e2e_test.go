@@ -148,6 +148,9 @@ func TestClusterEndToEnd(t *testing.T) {
 			t.Fatalf("join did not show worker-1 Ready:\n%s", out)
 		}
 	})
+
+	// Last: it takes worker-1 down for good.
+	t.Run("diag keeps the bundle when a node powers off mid-collection", func(t *testing.T) { poweredOffMidCollection(t, p) })
 }
 
 // snapshot is what must not change on a no-op re-run: the main PIDs of the
