@@ -186,7 +186,11 @@ func (st *scanState) scanLines(f file, r io.Reader) error {
 		slot := n % tailLines
 		ring[slot] = append(ring[slot][:0], raw...)
 		var line string // made only when some analyzer looks at the line
+		info := klogInfo(raw)
 		for i := range lineRules {
+			if info {
+				break
+			}
 			lr := &lineRules[i]
 			if !lr.applies(f.rel) || !lr.hinted(raw) {
 				continue

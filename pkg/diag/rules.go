@@ -76,6 +76,19 @@ func (l *lineRule) hinted(line []byte) bool {
 	return false
 }
 
+// klogInfo says whether a line is a klog Info line ("I1125 04:34:…", bare
+// or after journald's "unit[pid]: " prefix). The log conditions the rules
+// look for are logged as errors or warnings, so Info lines — nearly all of a
+// busy kubelet's log — skip the rules entirely.
+func klogInfo(line []byte) bool {
+	if i := bytes.Index(line, []byte("]: ")); i >= 0 && i < 120 {
+		line = line[i+3:]
+	}
+	return len(line) > 5 && line[0] == 'I' && isDigit(line[1]) && isDigit(line[2]) && isDigit(line[3]) && isDigit(line[4])
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 func hints(s ...string) [][]byte {
 	out := make([][]byte, len(s))
 	for i, x := range s {
