@@ -257,7 +257,7 @@ func (o *DiagOptions) targets(ctx context.Context, cs kubernetes.Interface) ([]d
 func (o *DiagOptions) run(ctx context.Context, choose func([]diag.Target) ([]diag.Target, error)) error {
 	// Collection streams; what it holds is short-lived garbage. A tighter
 	// GC keeps diag's footprint small on the sick node's neighbours.
-	defer debug.SetGCPercent(debug.SetGCPercent(40))
+	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	if err := o.validate(); err != nil {
 		return err
 	}

@@ -24,8 +24,8 @@ type Event struct {
 // 100-node analysis): the most recent lines of each node are what an
 // operator reads there; the full logs stay in the bundle.
 const (
-	perNodeEvents = 1000
-	maxEvents     = 20000
+	perNodeEvents = 600
+	maxEvents     = 15000
 )
 
 type timelineBuilder struct {
