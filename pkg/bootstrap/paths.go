@@ -13,6 +13,9 @@ const (
 	EtcdCtl      = "/usr/local/bin/etcdctl"
 	EtcdUnitPath = "/etc/systemd/system/etcd.service"
 	EtcdUnitName = "etcd.service"
+	// EtcdInitialEnvPath says how a member first joined (see RenderEtcdUnit).
+	EtcdInitialEnvPath = "/etc/etcd/initial-cluster.env"
+	EtcdUtl            = "/usr/local/bin/etcdutl"
 
 	// Where kubeadm expects the external etcd's CA and its client cert.
 	KubePKIDir         = "/etc/kubernetes/pki"

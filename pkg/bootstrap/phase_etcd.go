@@ -41,15 +41,26 @@ func runEtcd(ctx context.Context, d InitData) error {
 	return etcdHealthy(ctx, d, 2*time.Minute)
 }
 
-func installEtcd(ctx context.Context, d InitData, h *Host, p *etcdPKI) error {
-	c := d.Cluster()
-	changed, err := installEtcdBinaries(ctx, c, h)
+func installEtcd(ctx context.Context, d InitData, h *Host, p *EtcdPKI) error {
+	changed, err := InstallEtcdFiles(ctx, d.Cluster(), h, p, nil)
 	if err != nil {
 		return err
 	}
+	return startEtcd(ctx, d, h, changed)
+}
+
+// InstallEtcdFiles places etcd's binaries, certificates and unit on h, and
+// the initial-cluster environment: initial when given (a member joining an
+// existing cluster), else the spec's new cluster unless the member already
+// has data. It returns the paths it changed.
+func InstallEtcdFiles(ctx context.Context, c *cluster.Cluster, h *Host, p *EtcdPKI, initial []byte) ([]string, error) {
+	changed, err := installEtcdBinaries(ctx, c, h)
+	if err != nil {
+		return nil, err
+	}
 	unit, err := RenderEtcdUnit(c, h.Spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pkiFile := func(name string, data []byte, secret bool) File {
 		mode := os.FileMode(0o644)
@@ -67,22 +78,32 @@ func installEtcd(ctx context.Context, d InitData, h *Host, p *etcdPKI) error {
 		{Path: EtcdUnitPath, Data: unit, Mode: 0o644},
 	}
 	if err := h.Exec(ctx, "create directories", fmt.Sprintf("install -d -m 0700 %s %s", quote(EtcdPKIDir), quote(c.Spec.Etcd.DataDir))); err != nil {
-		return err
+		return nil, err
+	}
+	// A member that has data is past its first start: how it joined (maybe
+	// by `kbs etcd member add`) stays as it was.
+	if initial == nil {
+		if _, member, _ := h.Query(ctx, fmt.Sprintf("test -d %s/member && test -f %s", quote(c.Spec.Etcd.DataDir), EtcdInitialEnvPath)); !member {
+			initial = RenderEtcdInitialEnv(SpecInitialMembers(c), "new", ClusterToken(c))
+		}
+	}
+	if initial != nil {
+		files = append(files, File{Path: EtcdInitialEnvPath, Data: initial, Mode: 0o644})
 	}
 	for _, f := range files {
 		ch, err := h.EnsureFile(ctx, f)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ch {
 			changed = append(changed, f.Path)
 		}
 	}
-	return startEtcd(ctx, d, h, changed)
+	return changed, nil
 }
 
-// installEtcdBinaries uploads spec.etcd.binary (and etcdctl beside it), or
-// checks that the host already runs the spec's etcd version.
+// installEtcdBinaries uploads spec.etcd.binary (and etcdctl and etcdutl
+// beside it), or checks that the host already runs the spec's etcd version.
 func installEtcdBinaries(ctx context.Context, c *cluster.Cluster, h *Host) ([]string, error) {
 	e := c.Spec.Etcd
 	if e.Binary == "" {
@@ -93,11 +114,12 @@ func installEtcdBinaries(ctx context.Context, c *cluster.Cluster, h *Host) ([]st
 		return nil, fmt.Errorf("etcd %s is not installed at %s, and kbs does not download releases yet: set spec.etcd.binary to a local etcd binary (with etcdctl beside it) for kbs to upload", e.Version, EtcdBinary)
 	}
 	var changed []string
-	for _, b := range [][2]string{{e.Binary, EtcdBinary}, {filepath.Join(filepath.Dir(e.Binary), "etcdctl"), EtcdCtl}} {
+	dir := filepath.Dir(e.Binary)
+	for _, b := range [][2]string{{e.Binary, EtcdBinary}, {filepath.Join(dir, "etcdctl"), EtcdCtl}, {filepath.Join(dir, "etcdutl"), EtcdUtl}} {
 		local, remotePath := b[0], b[1]
 		if _, err := os.Stat(local); err != nil {
-			if remotePath == EtcdCtl {
-				continue // etcdctl is a convenience for the operator
+			if remotePath != EtcdBinary {
+				continue // etcdctl is a convenience; etcdutl is checked by restore
 			}
 			return nil, fmt.Errorf("spec.etcd.binary: %w", err)
 		}
@@ -149,7 +171,7 @@ func etcdHealthy(ctx context.Context, d InitData, timeout time.Duration) error {
 	return nil
 }
 
-func etcdHTTPClient(p *etcdPKI) (*http.Client, error) {
+func etcdHTTPClient(p *EtcdPKI) (*http.Client, error) {
 	pair, err := tls.X509KeyPair(p.Client.CertPEM, p.Client.KeyPEM)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ Wants=network-online.target
 
 [Service]
 Type=notify
+# How this member first joined (new cluster or existing); read by etcd only
+# while its data directory is empty.
+EnvironmentFile={{ .InitialEnv }}
 ExecStart={{ .Binary }}{{ range .Args }} \
   {{ . }}{{ end }}
 Restart=on-failure
@@ -32,14 +35,12 @@ WantedBy=multi-user.target
 `))
 
 // RenderEtcdUnit writes the systemd unit for the etcd member on host: client-
-// and peer-certificate auth, the initial cluster from every etcd host of the
-// spec. The unit is etcd.service and is enabled as etcd.service (the notes
-// wrote etc.service and enabled "etcd", which does not exist).
+// and peer-certificate auth. The unit is etcd.service and is enabled as
+// etcd.service (the notes wrote etc.service and enabled "etcd", which does
+// not exist). It holds nothing about the other members: who the member
+// started with lives in EtcdInitialEnvPath, so growing or shrinking the
+// cluster never rewrites (and restarts) the members already running.
 func RenderEtcdUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
-	var initial []string
-	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
-		initial = append(initial, h.Name+"="+url(h.Address, EtcdPeerPort))
-	}
 	pki := func(f string) string { return EtcdPKIDir + "/" + f }
 	listen := listenAddr(host.Address)
 	args := []string{
@@ -48,10 +49,7 @@ func RenderEtcdUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
 		"--listen-client-urls=" + url(listen, EtcdClientPort) + ",https://127.0.0.1:2379",
 		"--advertise-client-urls=" + url(host.Address, EtcdClientPort),
 		"--listen-peer-urls=" + url(listen, EtcdPeerPort),
-		"--initial-advertise-peer-urls=" + url(host.Address, EtcdPeerPort),
-		"--initial-cluster=" + strings.Join(initial, ","),
-		"--initial-cluster-token=kbs-" + c.Metadata.Name,
-		"--initial-cluster-state=new",
+		"--initial-advertise-peer-urls=" + PeerURL(host),
 		"--cert-file=" + pki("server.crt"), "--key-file=" + pki("server.key"),
 		"--client-cert-auth=true", "--trusted-ca-file=" + pki("ca.crt"),
 		"--peer-cert-file=" + pki("peer.crt"), "--peer-key-file=" + pki("peer.key"),
@@ -59,20 +57,53 @@ func RenderEtcdUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	err := etcdUnit.Execute(&b, struct {
-		Cluster, Binary string
-		Args            []string
-	}{c.Metadata.Name, EtcdBinary, args})
+		Cluster, Binary, InitialEnv string
+		Args                        []string
+	}{c.Metadata.Name, EtcdBinary, EtcdInitialEnvPath, args})
 	if err != nil {
 		return nil, fmt.Errorf("rendering etcd unit: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
+// InitialMember is one member of the cluster a new member starts with.
+type InitialMember struct{ Name, PeerURL string }
+
+// RenderEtcdInitialEnv is the environment file for a member's first start:
+// the members it starts with, whether the cluster is new or existing, and
+// the cluster token (a restore makes a new one).
+func RenderEtcdInitialEnv(members []InitialMember, state, token string) []byte {
+	var initial []string
+	for _, m := range members {
+		initial = append(initial, m.Name+"="+m.PeerURL)
+	}
+	return []byte(fmt.Sprintf("# Written by kbs: how this member first joined; etcd reads it only while its data directory is empty.\nETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=%s\nETCD_INITIAL_CLUSTER_TOKEN=%s\n",
+		strings.Join(initial, ","), state, token))
+}
+
+// SpecInitialMembers are the spec's etcd hosts, the members of a new cluster.
+func SpecInitialMembers(c *cluster.Cluster) []InitialMember {
+	var out []InitialMember
+	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
+		out = append(out, InitialMember{Name: h.Name, PeerURL: PeerURL(h)})
+	}
+	return out
+}
+
+// ClusterToken is the initial cluster token of a new cluster.
+func ClusterToken(c *cluster.Cluster) string { return "kbs-" + c.Metadata.Name }
+
+// PeerURL is the peer URL of an etcd host.
+func PeerURL(h cluster.Host) string { return url(h.Address, EtcdPeerPort) }
+
+// ClientURL is the client URL of an etcd host.
+func ClientURL(h cluster.Host) string { return url(h.Address, EtcdClientPort) }
+
 // EtcdEndpoints are the client URLs of every etcd member.
 func EtcdEndpoints(c *cluster.Cluster) []string {
 	var eps []string
 	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
-		eps = append(eps, url(h.Address, EtcdClientPort))
+		eps = append(eps, ClientURL(h))
 	}
 	return eps
 }

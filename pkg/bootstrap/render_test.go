@@ -128,3 +128,11 @@ func TestBootstrapToken(t *testing.T) {
 		seen[tok] = true
 	}
 }
+
+func TestRenderEtcdInitialEnv(t *testing.T) {
+	c := loadExample(t, "k8s")
+	c.Spec.Hosts = append(c.Spec.Hosts, cluster.Host{Name: "etcd-1", Role: cluster.RoleEtcd, Address: "10.10.0.11"})
+	golden(t, "k8s-etcd-initial-new.env", RenderEtcdInitialEnv(SpecInitialMembers(c), "new", ClusterToken(c)))
+	joining := []InitialMember{{Name: "etcd-0", PeerURL: "https://10.10.0.10:2380"}, {Name: "etcd-1", PeerURL: "https://10.10.0.11:2380"}}
+	golden(t, "k8s-etcd-initial-existing.env", RenderEtcdInitialEnv(joining, "existing", "kbs-k8s"))
+}

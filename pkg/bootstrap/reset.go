@@ -126,7 +126,7 @@ func resetHost(ctx context.Context, d InitData, h *Host, o ResetOptions) error {
 		cmd := "systemctl disable --now etcd.service 2>/dev/null || true"
 		what := "stop etcd (data kept)"
 		if o.EtcdData {
-			cmd += "; rm -rf " + quote(d.Cluster().Spec.Etcd.DataDir)
+			cmd += "; rm -rf " + quote(d.Cluster().Spec.Etcd.DataDir) + " " + EtcdInitialEnvPath
 			what = "stop etcd and delete its data"
 		}
 		if err := h.Exec(ctx, what, cmd); err != nil {

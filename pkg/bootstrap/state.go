@@ -94,11 +94,12 @@ func (s *State) SaveAdminKubeconfig(b []byte) error {
 }
 
 // LeafCert returns the certificate NAME under pki/etcd, issuing it when it is
-// missing, not from ca, lacks a wanted SAN, or expires within 30 days. An
-// unchanged cert means an unchanged file on the host and no etcd restart.
-func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest) (*pki.KeyPair, bool, error) {
+// missing, not from ca, lacks a wanted SAN, or expires within 30 days, or
+// when renew asks for a new one. An unchanged cert means an unchanged file
+// on the host and no etcd restart.
+func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, renew bool) (*pki.KeyPair, bool, error) {
 	crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
-	if kp, ok := reusable(ca, crt, key, req); ok {
+	if kp, ok := reusable(ca, crt, key, req); ok && !renew {
 		return kp, false, nil
 	}
 	kp, err := ca.Issue(req)
