@@ -26,7 +26,7 @@ COREDNS_VERSION=v1.14.6
 GGCR_VERSION=v0.22.1
 
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubectl kubelet)
-ETCD_CMDS=(etcd etcdctl)
+ETCD_CMDS=(etcd etcdctl etcdutl)
 KREW_CMDS=(krew validate-krew-manifest)
 
 # Pinned: go.sum is committed and must not change during a build.
@@ -61,7 +61,7 @@ build() {
   local pkgs=() names=() p name start
   for p in "$@"; do
     name=${p##*/}
-    [[ $name == v3 ]] && name=etcdctl # go.etcd.io/etcd/etcdctl/v3
+    [[ $name == v3 ]] && { name=${p%/v3}; name=${name##*/}; } # go.etcd.io/etcd/etcdctl/v3, etcdutl/v3
     if up_to_date "$name" "$pin"; then continue; fi
     pkgs+=("$p"); names+=("$name")
   done
@@ -92,7 +92,7 @@ build_kubernetes() {
 
 build_etcd() {
   build etcd "$ETCD_VERSION" "$ROOT/hack/tools/etcd" "-s -w" \
-    kbs.test/tools/etcd/cmd/etcd go.etcd.io/etcd/etcdctl/v3
+    kbs.test/tools/etcd/cmd/etcd go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
 }
 
 build_krew() {
