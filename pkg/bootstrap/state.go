@@ -49,6 +49,13 @@ func (s *State) path(elem ...string) string {
 // EtcdCA loads the cluster's etcd CA, creating it on first use.
 func (s *State) EtcdCA() (*pki.CA, bool, error) { return s.CA("etcd", "ca", "etcd-ca") }
 
+// HasEtcdCA says whether the state directory holds the etcd CA: day-2
+// commands work on an etcd kbs made and must never mint a new CA.
+func (s *State) HasEtcdCA() bool {
+	_, err := os.Stat(s.path("pki", "etcd", "ca.crt"))
+	return err == nil
+}
+
 // KubernetesCA is the cluster CA kubeadm signs everything with; kbs makes it
 // so that the join CA hash is known before kubeadm runs and a re-run (or a
 // re-init after `kubeadm reset`) never mints a new one.

@@ -78,16 +78,22 @@ func (o *ResetOptions) confirm() error {
 	if o.Reset.EtcdData {
 		what += ", deleting etcd's data"
 	}
-	if o.Yes || o.DryRun {
+	return askConfirm(o.IOStreams, o.Yes || o.DryRun, what)
+}
+
+// askConfirm asks "This will WHAT. Continue?" on the terminal, unless yes;
+// without a terminal it refuses and says how to go on.
+func askConfirm(s genericiooptions.IOStreams, yes bool, what string) error {
+	if yes {
 		return nil
 	}
-	if secretPrompt(o.IOStreams, "") == nil {
+	if secretPrompt(s, "") == nil {
 		return fmt.Errorf("refusing to %s without confirmation: add --yes (stdin is not a terminal)", what)
 	}
-	fmt.Fprintf(o.ErrOut, "This will %s. Continue? [y/N] ", what)
-	line, _ := bufio.NewReader(o.In).ReadString('\n')
+	fmt.Fprintf(s.ErrOut, "This will %s. Continue? [y/N] ", what)
+	line, _ := bufio.NewReader(s.In).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return fmt.Errorf("reset cancelled")
+		return fmt.Errorf("cancelled")
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdInit(configFlags, streams),
 		NewCmdJoin(configFlags, streams),
 		NewCmdReset(configFlags, streams),
+		NewCmdEtcd(configFlags, streams),
 		NewCmdDiag(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),

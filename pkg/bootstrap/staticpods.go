@@ -1,0 +1,96 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Where kubeadm's static pods live, and where kbs parks one to stop it:
+// the kubelet stops a static pod whose manifest leaves the directory, and
+// starts it again, unchanged, when the manifest comes back.
+const (
+	ManifestsDir = "/etc/kubernetes/manifests"
+	PausedDir    = "/etc/kubernetes/kbs-paused"
+)
+
+// PauseStaticPod stops a control-plane component (kube-apiserver, …) on h
+// by parking its manifest, and waits until its process is gone. A
+// component already parked stays parked.
+func PauseStaticPod(ctx context.Context, h *Host, component string) error {
+	m, parked := ManifestsDir+"/"+component+".yaml", PausedDir+"/"+component+".yaml"
+	cmd := fmt.Sprintf("install -d -m 0700 %s && if [ -f %s ]; then mv -f %s %s; fi && test -f %s", PausedDir, m, m, parked, parked)
+	if err := h.Exec(ctx, "stop "+component, cmd); err != nil {
+		return fmt.Errorf("%w (is %s a control-plane host made by kubeadm?)", err, h.Spec.Name)
+	}
+	return waitProcess(ctx, h, component, false)
+}
+
+// ResumeStaticPod puts a parked manifest back and waits until the
+// component runs again.
+func ResumeStaticPod(ctx context.Context, h *Host, component string) error {
+	m, parked := ManifestsDir+"/"+component+".yaml", PausedDir+"/"+component+".yaml"
+	cmd := fmt.Sprintf("if [ -f %s ]; then mv -f %s %s; fi && test -f %s", parked, parked, m, m)
+	if err := h.Exec(ctx, "start "+component, cmd); err != nil {
+		return err
+	}
+	return waitProcess(ctx, h, component, true)
+}
+
+// RestartStaticPod stops and starts one component; kube-apiserver is
+// waited for until it answers /readyz on this host.
+func RestartStaticPod(ctx context.Context, d InitData, h *Host, component string) error {
+	if err := PauseStaticPod(ctx, h, component); err != nil {
+		return err
+	}
+	if err := ResumeStaticPod(ctx, h, component); err != nil {
+		return err
+	}
+	if component == "kube-apiserver" {
+		return APIServerReadyOn(ctx, d, h, 2*time.Minute)
+	}
+	return nil
+}
+
+func waitProcess(ctx context.Context, h *Host, component string, running bool) error {
+	if h.DryRun() {
+		return nil
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		// -f and an anchored pattern: comm is cut at 15 characters
+		// (kube-controller-manager), and the pattern never matches the
+		// shell running pgrep.
+		_, found, _ := h.Query(ctx, "pgrep -f "+quote("^[^ ]*"+component+"( |$)"))
+		return found == running, nil
+	})
+	if err != nil {
+		state := map[bool]string{true: "start", false: "stop"}[running]
+		return fmt.Errorf("%s did not %s on %s within 2m (on the host: journalctl -u kubelet; crictl ps -a)", component, state, h.Spec.Name)
+	}
+	return nil
+}
+
+// APIServerReadyOn waits until the API server on h itself (not the load
+// balancer) answers /readyz, with the admin credentials kbs keeps.
+func APIServerReadyOn(ctx context.Context, d InitData, h *Host, timeout time.Duration) error {
+	if h.DryRun() {
+		return nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", d.State().AdminKubeconfig())
+	if err != nil {
+		return fmt.Errorf("no admin credentials in %s (%w): run kubectl kbs init phase control-plane", d.State().AdminKubeconfig(), err)
+	}
+	cfg.Host = "https://" + net.JoinHostPort(h.Spec.Address, strconv.Itoa(6443))
+	cfg.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	return apiReady(ctx, cs, timeout)
+}

@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
+	"github.com/kubectl-kbs/kbs/pkg/etcd"
+)
+
+// EtcdOptions holds what every `kubectl kbs etcd` verb shares: the spec,
+// the state directory with the etcd PKI, SSH settings, and -o.
+type EtcdOptions struct {
+	InitOptions
+	Output string
+}
+
+// NewCmdEtcd builds the `etcd` group; the parent only prints help.
+func NewCmdEtcd(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &EtcdOptions{InitOptions: InitOptions{IOStreams: streams, flags: f}}
+	cmd := &cobra.Command{
+		Use:   "etcd",
+		Short: "Operate the external etcd kbs created: status, snapshots, restore, members, certificates",
+		Long: templates.LongDesc(`
+			Day-2 operations on the external etcd that kbs init created. kubeadm leaves an
+			external etcd to the operator; kbs keeps its CA and certificates in the state
+			directory (~/.kube/kbs/<cluster>/) and talks to every member over mutual TLS
+			from this machine, and to the hosts over SSH.`),
+		Run: func(cmd *cobra.Command, args []string) { cmd.Help() },
+	}
+	o.addSpecFlags(cmd)
+	cmd.AddCommand(newCmdEtcdStatus(o), newCmdEtcdSnapshot(o), newCmdEtcdRestore(o))
+	return cmd
+}
+
+// complete loads the spec and opens the state directory read-only in the
+// sense that matters: no CA is ever created by an etcd verb.
+func (o *EtcdOptions) complete() (*etcd.Env, error) {
+	if err := o.InitOptions.Complete(); err != nil {
+		return nil, err
+	}
+	if o.Output != "" && o.Output != "table" && o.Output != "json" && o.Output != "yaml" {
+		return nil, fmt.Errorf("unknown --output %q: use table, json or yaml", o.Output)
+	}
+	if o.Parallel < 1 {
+		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
+	}
+	state, err := bootstrap.OpenState(o.StateDir, true)
+	if err != nil {
+		return nil, err
+	}
+	return &etcd.Env{Spec: o.spec, State: state}, nil
+}
+
+// withSession adds SSH to env for the verbs that work on hosts.
+func (o *EtcdOptions) withSession(env *etcd.Env) (func(), error) {
+	s, closeFn, err := o.newSession()
+	if err != nil {
+		return nil, err
+	}
+	s.Local = env.State
+	env.Session = s
+	return closeFn, nil
+}
+
+// addOutputFlag gives a read verb -o.
+func (o *EtcdOptions) addOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: table (default), json or yaml")
+}
+
+// structured prints v as JSON or YAML when -o asks for it.
+func (o *EtcdOptions) structured(v any) (bool, error) {
+	switch o.Output {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return true, err
+		}
+		_, err = fmt.Fprintln(o.Out, string(b))
+		return true, err
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		_, err = o.Out.Write(b)
+		return true, err
+	}
+	return false, nil
+}
