@@ -58,16 +58,41 @@ func RestartStaticPod(ctx context.Context, d InitData, h *Host, component string
 	return nil
 }
 
+// ProcessID is the PID of a component's process on h ("" when none runs).
+func ProcessID(ctx context.Context, h *Host, component string) string {
+	// -f and an anchored pattern: comm is cut at 15 characters
+	// (kube-controller-manager), and the pattern never matches the shell
+	// running pgrep.
+	out, ok, _ := h.Query(ctx, "pgrep -f "+quote("^[^ ]*"+component+"( |$)"))
+	if !ok {
+		return ""
+	}
+	return out
+}
+
+// WaitProcessReplaced waits until the component runs under another PID
+// than before: the kubelet has replaced the static pod after a manifest
+// change.
+func WaitProcessReplaced(ctx context.Context, h *Host, component, before string) error {
+	if h.DryRun() {
+		return nil
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		now := ProcessID(ctx, h, component)
+		return now != "" && now != before, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the kubelet did not restart %s on %s within 2m (on the host: journalctl -u kubelet)", component, h.Spec.Name)
+	}
+	return nil
+}
+
 func waitProcess(ctx context.Context, h *Host, component string, running bool) error {
 	if h.DryRun() {
 		return nil
 	}
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		// -f and an anchored pattern: comm is cut at 15 characters
-		// (kube-controller-manager), and the pattern never matches the
-		// shell running pgrep.
-		_, found, _ := h.Query(ctx, "pgrep -f "+quote("^[^ ]*"+component+"( |$)"))
-		return found == running, nil
+		return (ProcessID(ctx, h, component) != "") == running, nil
 	})
 	if err != nil {
 		state := map[bool]string{true: "start", false: "stop"}[running]

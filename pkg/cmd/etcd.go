@@ -19,6 +19,8 @@ import (
 type EtcdOptions struct {
 	InitOptions
 	Output string
+
+	env *etcd.Env
 }
 
 // NewCmdEtcd builds the `etcd` group; the parent only prints help.
@@ -35,7 +37,7 @@ func NewCmdEtcd(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 		Run: func(cmd *cobra.Command, args []string) { cmd.Help() },
 	}
 	o.addSpecFlags(cmd)
-	cmd.AddCommand(newCmdEtcdStatus(o), newCmdEtcdSnapshot(o), newCmdEtcdRestore(o))
+	cmd.AddCommand(newCmdEtcdStatus(o), newCmdEtcdSnapshot(o), newCmdEtcdRestore(o), newCmdEtcdMember(o), newCmdEtcdCerts(o))
 	return cmd
 }
 

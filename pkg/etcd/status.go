@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -145,6 +146,15 @@ func health(ctx context.Context, r *MemberStatus, tc *tls.Config) (bool, string)
 // presents in a fresh handshake: what etcd serves now, after any rotation
 // (etcd reloads its certificates for every new connection).
 func presented(ctx context.Context, tc *tls.Config, endpoint string) *Expiry {
+	c := presentedCert(ctx, tc, endpoint)
+	if c == nil {
+		return nil
+	}
+	return &Expiry{Subject: c.Subject.String(), NotAfter: c.NotAfter}
+}
+
+// presentedCert is the leaf certificate of a fresh handshake with endpoint.
+func presentedCert(ctx context.Context, tc *tls.Config, endpoint string) *x509.Certificate {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil
@@ -159,7 +169,7 @@ func presented(ctx context.Context, tc *tls.Config, endpoint string) *Expiry {
 	if len(certs) == 0 {
 		return nil
 	}
-	return &Expiry{Subject: certs[0].Subject.String(), NotAfter: certs[0].NotAfter}
+	return certs[0]
 }
 
 // memberInfo is a member as the cluster lists it.

@@ -35,6 +35,7 @@ type NodeCert struct {
 	File      string    `json:"file"`
 	Subject   string    `json:"subject"`
 	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
 	NotAfter  time.Time `json:"notAfter"`
 	Remaining string    `json:"remaining"`
 	IsCA      bool      `json:"isCA"`
@@ -45,6 +46,25 @@ type NodeCert struct {
 type HostTarget struct {
 	Name   string
 	Target remote.Target
+	// Files, when set, are the only certificate files read (else the
+	// kubeadm PKI, kbs's etcd PKI and the kubeconfigs' client certs).
+	Files []string
+}
+
+// fileCertScript prints the CERTIFICATE blocks of the given files, each
+// after a header line, like nodeCertScript.
+func fileCertScript(files []string) string {
+	var b strings.Builder
+	b.WriteString("for f in")
+	for _, f := range files {
+		b.WriteString(" '" + strings.ReplaceAll(f, "'", `'\''`) + "'")
+	}
+	b.WriteString(`; do
+  [ -f "$f" ] || continue
+  echo "==kbs== $f"
+  sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$f"
+done`)
+	return b.String()
 }
 
 // ReadNodeCerts reads the kubeadm PKI (and kbs's etcd PKI) of every host
@@ -59,7 +79,11 @@ func ReadNodeCerts(ctx context.Context, d interface {
 		if err != nil {
 			return err
 		}
-		b, err := conn.Run(ctx, nodeCertScript, remote.Privileged())
+		script := nodeCertScript
+		if len(h.Files) > 0 {
+			script = fileCertScript(h.Files)
+		}
+		b, err := conn.Run(ctx, script, remote.Privileged())
 		if err != nil {
 			return fmt.Errorf("%s: reading certificates: %w", h.Name, err)
 		}
@@ -83,7 +107,7 @@ func parseNodeCerts(host, text string, warn time.Duration, now time.Time) []Node
 		}
 		c := certs[0]
 		out = append(out, NodeCert{Host: host, File: strings.TrimSpace(file), Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-			NotAfter: c.NotAfter, Remaining: Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
+			Serial: c.SerialNumber.String(), NotAfter: c.NotAfter, Remaining: Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
 	}
 	return out
 }

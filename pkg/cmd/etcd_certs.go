@@ -1,0 +1,146 @@
+package cmd
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-kbs/kbs/pkg/etcd"
+	"github.com/kubectl-kbs/kbs/pkg/inspect"
+)
+
+func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "certs",
+		Short: "Check and rotate the etcd CA, server, peer and client certificates",
+		Run:   func(cmd *cobra.Command, args []string) { cmd.Help() },
+	}
+	warnWithin := "30d"
+	check := &cobra.Command{
+		Use:   "check -f cluster.yaml [--warn-within 30d]",
+		Short: "Expiry of the etcd CA and every server, peer and client certificate: in kbs's state, on the hosts, and as presented",
+		Long: templates.LongDesc(`
+			List the etcd CA and every leaf certificate with its expiry, from three places:
+			kbs's state directory, the hosts' files (read over SSH; only certificates leave
+			a host, never keys), and what each member presents in a fresh TLS handshake on
+			its client and peer ports. A host file or presented certificate that is not the
+			one in kbs's state is marked stale. Exits non-zero when a certificate expires
+			within --warn-within, or one is stale: fit for cron.`),
+		Example: templates.Examples(`
+			# Warn 60 days ahead
+			kubectl kbs etcd certs check -f cluster.yaml --warn-within 60d`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			warn, err := inspect.ParseWindow(warnWithin)
+			if err != nil {
+				return err
+			}
+			env, err := o.complete()
+			if err != nil {
+				return err
+			}
+			closeFn, err := o.withSession(env)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			rows, err := etcd.CheckCerts(cmd.Context(), env, warn)
+			if err != nil {
+				fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
+			}
+			if done, serr := o.structured(map[string]any{"certificates": rows}); !done {
+				printEtcdCerts(o, rows, warnWithin)
+			} else if serr != nil {
+				return serr
+			}
+			return certProblems(rows, warnWithin, err)
+		},
+	}
+	check.Flags().StringVar(&warnWithin, "warn-within", warnWithin, "Flag certificates expiring within this window (e.g. 30d, 720h) and exit non-zero")
+	o.addOutputFlag(check)
+	var yes bool
+	rotate := &cobra.Command{
+		Use:   "rotate -f cluster.yaml",
+		Short: "New server and peer certificates for every member, one at a time, then the API servers' client certificate, without downtime",
+		Long: templates.LongDesc(`
+			Rotate etcd's leaf certificates from the existing etcd CA without restarting
+			anything: for one member at a time the new server and peer certificates are
+			uploaded and swapped in, and kbs waits until the member presents them on both
+			ports and the cluster is healthy; then the API servers' etcd client
+			certificate is renewed on every control plane and checked against every member.
+			etcd and the API server read these files for each new connection, so open
+			connections stay up and new ones use the new certificates.
+
+			The etcd CA itself is not rotated by this command; see the README's procedure
+			(a trust bundle holding the old and the new CA during the transition).`),
+		Example: templates.Examples(`
+			kubectl kbs etcd certs rotate -f cluster.yaml --yes`),
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := o.complete()
+			if err != nil {
+				return err
+			}
+			if o.DryRun {
+				return fmt.Errorf("--dry-run is not supported by rotate: kubectl kbs etcd certs check shows what it would replace")
+			}
+			if err := o.confirm(yes, "issue new etcd server, peer and client certificates for cluster "+o.spec.Metadata.Name); err != nil {
+				return err
+			}
+			closeFn, err := o.withSession(env)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := etcd.RotateLeafCerts(cmd.Context(), env); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.Out, "etcd leaf certificates of cluster %s rotated\n", o.spec.Metadata.Name)
+			return nil
+		},
+	}
+	rotate.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation")
+	cmd.AddCommand(check, rotate)
+	return cmd
+}
+
+func printEtcdCerts(o *EtcdOptions, rows []etcd.CertRow, warnWithin string) {
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "WHERE\tCERTIFICATE\tSUBJECT\tEXPIRES\tREMAINING\tCA\tSTATE")
+	for _, r := range rows {
+		state := "current"
+		if !r.Current {
+			state = "STALE"
+		}
+		mark := ""
+		if r.Expiring {
+			mark = "  <- within " + warnWithin
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s%s\t%v\t%s\n", r.Where, r.Name, r.Subject, r.NotAfter.Format(time.RFC3339), r.Remaining, mark, r.IsCA, state)
+	}
+	w.Flush()
+}
+
+func certProblems(rows []etcd.CertRow, warnWithin string, readErr error) error {
+	expiring, stale := 0, 0
+	for _, r := range rows {
+		if r.Expiring {
+			expiring++
+		}
+		if !r.Current {
+			stale++
+		}
+	}
+	switch {
+	case expiring > 0:
+		return fmt.Errorf("%d etcd certificates expire within %s: kubectl kbs etcd certs rotate", expiring, warnWithin)
+	case stale > 0:
+		return fmt.Errorf("%d etcd certificates on the hosts are not the ones in kbs's state: kubectl kbs init phase etcd puts them back, or etcd certs rotate", stale)
+	case readErr != nil:
+		return readErr
+	}
+	return nil
+}

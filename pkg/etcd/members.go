@@ -1,0 +1,376 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// MemberOptions tune a membership change.
+type MemberOptions struct {
+	// SkipAPIServers leaves the API servers' --etcd-servers alone (they are
+	// restarted to change it; do it later with a re-run).
+	SkipAPIServers bool
+	// Force removes a member even though the others are not all healthy.
+	Force bool
+}
+
+// specHost is the spec's etcd host called name.
+func specHost(c *cluster.Cluster, name string) (cluster.Host, error) {
+	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
+		if h.Name == name {
+			return h, nil
+		}
+	}
+	return cluster.Host{}, fmt.Errorf("%s is not an etcd host of the spec: add it under spec.hosts with role etcd first", name)
+}
+
+// liveClient dials the members that answer, so that calls never land on
+// the member being added or removed.
+func liveClient(ctx context.Context, e *Env, except string) (*clientv3.Client, []MemberStatus, error) {
+	rows, err := Status(ctx, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	var eps []string
+	for _, r := range rows {
+		if r.Healthy && !r.Learner && r.Name != except {
+			eps = append(eps, r.Endpoint)
+		}
+	}
+	if len(eps) == 0 {
+		return nil, rows, fmt.Errorf("no healthy etcd member besides %s: %s", except, summary(rows))
+	}
+	p, err := e.PKI()
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := TLSConfig(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := Dial(tc, eps...)
+	return cli, rows, err
+}
+
+// AddMember grows etcd by the spec's host name: certificates from the etcd
+// CA, etcd installed there to join the existing cluster as a learner,
+// promoted to a voting member once it has caught up, and then the API
+// servers pointed at every member. Each step can be re-run: a member
+// already added is picked up where it stopped.
+func AddMember(ctx context.Context, e *Env, name string, o MemberOptions) error {
+	h, err := specHost(e.Spec, name)
+	if err != nil {
+		return err
+	}
+	cli, rows, err := liveClient(ctx, e, name)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	for _, r := range rows {
+		if r.InSpec && r.Name != name && !r.Healthy && r.ID != "" {
+			return fmt.Errorf("member %s is not healthy (%s): adding a member now could cost etcd its quorum; fix it first", r.Name, r.Error)
+		}
+	}
+	m, err := learner(ctx, e, cli, h)
+	if err != nil {
+		return err
+	}
+	if m.IsLearner {
+		if err := promote(ctx, e, cli, h, m.ID); err != nil {
+			return err
+		}
+	}
+	if err := waitMemberHealthy(ctx, e, name, 2*time.Minute); err != nil {
+		return err
+	}
+	e.Session.Log("etcd", name, "a voting member of etcd")
+	if o.SkipAPIServers {
+		return nil
+	}
+	return SetAPIServerEndpoints(ctx, e, votingEndpoints(ctx, e, cli))
+}
+
+// learner adds h as a learner (unless the cluster already lists it) and
+// starts etcd there; it returns the member as the cluster lists it.
+func learner(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host) (*memberInfo, error) {
+	members, err := memberList(ctx, cli)
+	if err != nil {
+		return nil, err
+	}
+	peer := bootstrap.PeerURL(h)
+	m := byPeerURL(members, peer)
+	if m != nil && m.Name != "" {
+		return m, nil // started before: nothing to install
+	}
+	if m == nil {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := cli.MemberAddAsLearner(actx, []string{peer})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("adding %s as a learner: %s", h.Name, describe(err))
+		}
+		e.Session.Log("etcd", h.Name, "added to the cluster as learner %x", resp.Member.ID)
+		if members, err = memberList(ctx, cli); err != nil {
+			return nil, err
+		}
+		m = byPeerURL(members, peer)
+	}
+	var initial []bootstrap.InitialMember
+	for _, x := range members {
+		n := x.Name
+		if x == m {
+			n = h.Name
+		}
+		if n != "" && len(x.PeerURLs) > 0 {
+			initial = append(initial, bootstrap.InitialMember{Name: n, PeerURL: x.PeerURLs[0]})
+		}
+	}
+	env := bootstrap.RenderEtcdInitialEnv(initial, "existing", bootstrap.ClusterToken(e.Spec))
+	return m, e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
+		return startJoining(ctx, e, host, env)
+	})
+}
+
+// startJoining installs etcd on a host that joins an existing cluster;
+// data left there by an earlier life is moved aside, never deleted.
+func startJoining(ctx context.Context, e *Env, h *bootstrap.Host, env []byte) error {
+	p, issued, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, nil)
+	if err != nil {
+		return err
+	}
+	if len(issued) > 0 {
+		e.Session.Log("etcd", h.Spec.Name, "issued %s from the etcd CA", strings.Join(issued, ", "))
+	}
+	data := e.Spec.Spec.Etcd.DataDir
+	stale := fmt.Sprintf("%s.stale-%s", data, time.Now().UTC().Format("20060102T150405Z"))
+	if err := h.Exec(ctx, "move stale etcd data aside", fmt.Sprintf("systemctl stop etcd.service 2>/dev/null; if [ -d %s/member ]; then mv %s %s; fi", shellQuote(data), shellQuote(data), shellQuote(stale))); err != nil {
+		return err
+	}
+	if _, err := bootstrap.InstallEtcdFiles(ctx, e.Spec, h, p, env); err != nil {
+		return err
+	}
+	e.Session.Log("etcd", h.Spec.Name, "starting etcd to join the existing cluster")
+	return h.Exec(ctx, "start etcd", "systemctl daemon-reload && systemctl enable --quiet etcd.service && systemctl restart --no-block etcd.service")
+}
+
+// promote makes the learner a voting member once it has caught up with
+// the leader (etcd refuses before that).
+func promote(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host, id uint64) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := cli.MemberPromote(pctx, id)
+		cancel()
+		if err == nil {
+			e.Session.Log("etcd", h.Name, "promoted from learner to voting member")
+			return nil
+		}
+		if !errors.Is(err, rpctypes.ErrMemberLearnerNotReady) && !strings.Contains(err.Error(), "not in sync") {
+			return fmt.Errorf("promoting %s: %s", h.Name, describe(err))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has not caught up with the leader within 3m (on the host: journalctl -u etcd); run member add again to retry", h.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// RemoveMember shrinks etcd by one member: the API servers stop using it
+// first, leadership moves away from it, it leaves the cluster, and etcd on
+// the host is stopped with its data moved aside.
+func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) error {
+	cli, rows, err := liveClient(ctx, e, name)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	members, err := memberList(ctx, cli)
+	if err != nil {
+		return err
+	}
+	var target *memberInfo
+	for _, m := range members {
+		if m.Name == name || (m.Name == "" && specPeer(e.Spec, name) != "" && contains(m.PeerURLs, specPeer(e.Spec, name))) {
+			target = m
+		}
+	}
+	if target == nil {
+		return fmt.Errorf("%s is not a member of etcd (members: %s)", name, memberNames(members))
+	}
+	if len(members) == 1 {
+		return fmt.Errorf("%s is etcd's only member: removing it would destroy the cluster (kubectl kbs reset --etcd-data does that on purpose)", name)
+	}
+	for _, r := range rows {
+		if r.Name != name && r.ID != "" && !r.Healthy && !o.Force {
+			return fmt.Errorf("member %s is not healthy (%s): removing %s now could cost etcd its quorum; fix it first, or --force", r.Name, r.Error, name)
+		}
+	}
+	if !o.SkipAPIServers {
+		var rest []string
+		for _, ep := range votingEndpoints(ctx, e, cli) {
+			if ep != specClient(e.Spec, name) {
+				rest = append(rest, ep)
+			}
+		}
+		if err := SetAPIServerEndpoints(ctx, e, rest); err != nil {
+			return err
+		}
+	}
+	if err := moveLeaderOff(ctx, e, rows, target); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = cli.MemberRemove(rctx, target.ID)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("removing %s from etcd: %s", name, describe(err))
+	}
+	e.Session.Log("etcd", name, "removed from the cluster (member %x)", target.ID)
+	return stopRemoved(ctx, e, name)
+}
+
+// moveLeaderOff hands leadership to another healthy member when the one
+// leaving leads, so the cluster does not wait out an election.
+func moveLeaderOff(ctx context.Context, e *Env, rows []MemberStatus, target *memberInfo) error {
+	var leader, next *MemberStatus
+	for i := range rows {
+		r := &rows[i]
+		if r.ID == fmt.Sprintf("%x", target.ID) && r.Leader {
+			leader = r
+		} else if r.Healthy && !r.Learner && next == nil && r.ID != fmt.Sprintf("%x", target.ID) {
+			next = r
+		}
+	}
+	if leader == nil || next == nil {
+		return nil
+	}
+	p, err := e.PKI()
+	if err != nil {
+		return err
+	}
+	tc, err := TLSConfig(p)
+	if err != nil {
+		return err
+	}
+	cli, err := Dial(tc, leader.Endpoint)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	var id uint64
+	fmt.Sscanf(next.ID, "%x", &id)
+	mctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := cli.MoveLeader(mctx, id); err != nil {
+		return fmt.Errorf("moving etcd leadership from %s to %s: %s", leader.Name, next.Name, describe(err))
+	}
+	e.Session.Log("etcd", leader.Name, "leadership moved to %s", next.Name)
+	return nil
+}
+
+// stopRemoved stops etcd on a removed member's host; a host that cannot
+// be reached is reported, not an error: the cluster no longer needs it.
+func stopRemoved(ctx context.Context, e *Env, name string) error {
+	h, err := specHost(e.Spec, name)
+	if err != nil {
+		e.Session.Log("etcd", name, "not in the spec: stop etcd on it yourself")
+		return nil
+	}
+	data := e.Spec.Spec.Etcd.DataDir
+	aside := fmt.Sprintf("%s.removed-%s", data, time.Now().UTC().Format("20060102T150405Z"))
+	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
+		return host.Exec(ctx, "stop etcd and move its data aside", fmt.Sprintf("systemctl disable --now etcd.service; rm -f %s; if [ -e %s ]; then mv %s %s; fi",
+			bootstrap.EtcdInitialEnvPath, shellQuote(data), shellQuote(data), shellQuote(aside)))
+	})
+	if err != nil {
+		e.Session.Log("etcd", name, "could not stop etcd there (%v): it is out of the cluster anyway; stop it by hand", err)
+		return nil
+	}
+	e.Session.Log("etcd", name, "etcd stopped and disabled, its data kept in %s; now remove %s from the spec (or give it another role)", aside, name)
+	return nil
+}
+
+// votingEndpoints are the client URLs of the voting members, in spec
+// order (the API server tries them in that order).
+func votingEndpoints(ctx context.Context, e *Env, cli *clientv3.Client) []string {
+	members, _ := memberList(ctx, cli)
+	var out []string
+	for _, m := range Members(e.Spec) {
+		for _, x := range members {
+			if !x.IsLearner && x.Name != "" && contains(x.PeerURLs, m.PeerURL) {
+				out = append(out, m.Endpoint)
+			}
+		}
+	}
+	return out
+}
+
+func waitMemberHealthy(ctx context.Context, e *Env, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		rows, err := Status(ctx, e)
+		if err == nil {
+			for _, r := range rows {
+				if r.Name == name && r.Healthy && !r.Learner {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not healthy within %s: %s", name, timeout, summary(rows))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func byPeerURL(ms []*memberInfo, peer string) *memberInfo {
+	for _, m := range ms {
+		if contains(m.PeerURLs, peer) {
+			return m
+		}
+	}
+	return nil
+}
+
+func specPeer(c *cluster.Cluster, name string) string {
+	if h, err := specHost(c, name); err == nil {
+		return bootstrap.PeerURL(h)
+	}
+	return ""
+}
+
+func specClient(c *cluster.Cluster, name string) string {
+	if h, err := specHost(c, name); err == nil {
+		return bootstrap.ClientURL(h)
+	}
+	return ""
+}
+
+func memberNames(ms []*memberInfo) string {
+	var n []string
+	for _, m := range ms {
+		n = append(n, m.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
