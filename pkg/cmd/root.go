@@ -41,6 +41,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdJoin(configFlags, streams),
 		NewCmdReset(configFlags, streams),
 		NewCmdEtcd(configFlags, streams),
+		NewCmdCerts(configFlags, streams),
 		NewCmdDiag(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),
