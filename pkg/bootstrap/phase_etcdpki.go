@@ -2,7 +2,9 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -16,6 +18,9 @@ type EtcdPKI struct {
 	Server map[string]*pki.KeyPair // by host name
 	Peer   map[string]*pki.KeyPair
 	Client *pki.KeyPair // kube-apiserver's client cert (and kbs's, for health)
+	// Previous is the CA being replaced during a CA rotation
+	// (pki/etcd/ca-old.crt): kbs still trusts what it signed.
+	Previous *x509.Certificate
 }
 
 func loadEtcdPKI(d InitData) (*EtcdPKI, []string, error) {
@@ -61,6 +66,47 @@ func LoadEtcdPKI(c *cluster.Cluster, s *State, renew []string) (*EtcdPKI, []stri
 		return nil, nil, err
 	}
 	return p, issued, nil
+}
+
+// ReadEtcdPKI loads the etcd CA and the leaf certificates the state
+// directory holds, issuing nothing: what day-2 commands read must not
+// change under them (LoadEtcdPKI would renew a certificate that expires
+// within 30 days). A missing leaf is left out.
+func ReadEtcdPKI(c *cluster.Cluster, s *State) (*EtcdPKI, error) {
+	ca, err := pki.LoadCAFiles(s.path("pki", "etcd", "ca.crt"), s.path("pki", "etcd", "ca.key"))
+	if err != nil {
+		return nil, fmt.Errorf("the etcd CA in %s: %w", s.Dir, err)
+	}
+	p := &EtcdPKI{CA: ca, Server: map[string]*pki.KeyPair{}, Peer: map[string]*pki.KeyPair{}}
+	if b, err := os.ReadFile(s.path("pki", "etcd", "ca-old.crt")); err == nil {
+		if p.Previous, err = pki.ParseCertPEM(b); err != nil {
+			return nil, fmt.Errorf("pki/etcd/ca-old.crt in %s: %w", s.Dir, err)
+		}
+	}
+	read := func(name string) *pki.KeyPair {
+		crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
+		if kp, ok := reusable(ca, crt, key, pki.CertRequest{}, true); ok {
+			return kp
+		}
+		if p.Previous != nil {
+			if kp, ok := reusable(&pki.CA{Cert: p.Previous}, crt, key, pki.CertRequest{}, true); ok {
+				return kp
+			}
+		}
+		return nil
+	}
+	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
+		if kp := read(ServerCertName(h.Name)); kp != nil {
+			p.Server[h.Name] = kp
+		}
+		if kp := read(PeerCertName(h.Name)); kp != nil {
+			p.Peer[h.Name] = kp
+		}
+	}
+	if p.Client = read(APIServerEtcdClientName); p.Client == nil {
+		return nil, fmt.Errorf("no usable etcd client certificate (%s) in %s: run kubectl kbs init phase etcd-pki", APIServerEtcdClientName, s.Dir)
+	}
+	return p, nil
 }
 
 // Names of the etcd leaf certificates in the state directory (pki/etcd/).

@@ -106,7 +106,7 @@ func (s *State) SaveAdminKubeconfig(b []byte) error {
 // on the host and no etcd restart.
 func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, renew bool) (*pki.KeyPair, bool, error) {
 	crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
-	if kp, ok := reusable(ca, crt, key, req); ok && !renew {
+	if kp, ok := reusable(ca, crt, key, req, false); ok && !renew {
 		return kp, false, nil
 	}
 	kp, err := ca.Issue(req)
@@ -121,14 +121,16 @@ func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, renew boo
 	return kp, true, nil
 }
 
-func reusable(ca *pki.CA, crtPath, keyPath string, req pki.CertRequest) (*pki.KeyPair, bool) {
+// reusable loads a certificate and key that belong together and to ca;
+// unless anyAge, one that expires within 30 days does not count.
+func reusable(ca *pki.CA, crtPath, keyPath string, req pki.CertRequest, anyAge bool) (*pki.KeyPair, bool) {
 	certPEM, err1 := os.ReadFile(crtPath)
 	keyPEM, err2 := os.ReadFile(keyPath)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, false
 	}
 	cert, err := pki.ParseCertPEM(certPEM)
-	if err != nil || cert.CheckSignatureFrom(ca.Cert) != nil || pki.ExpiresWithin(cert, time.Now(), 30*24*time.Hour) {
+	if err != nil || cert.CheckSignatureFrom(ca.Cert) != nil || (!anyAge && pki.ExpiresWithin(cert, time.Now(), 30*24*time.Hour)) {
 		return nil, false
 	}
 	if ok, err := pki.KeyMatchesCert(keyPEM, cert); err != nil || !ok {

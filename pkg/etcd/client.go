@@ -44,6 +44,9 @@ func TLSConfig(p *bootstrap.EtcdPKI) (*tls.Config, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(p.CA.Cert)
+	if p.Previous != nil {
+		pool.AddCert(p.Previous) // mid CA rotation: members may still present the old CA's certificates
+	}
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
@@ -74,17 +77,13 @@ type Env struct {
 	Session *bootstrap.Session // nil for commands that only talk to etcd
 }
 
-// PKI loads the etcd PKI without issuing anything new (apart from what
-// init itself would issue for a spec that grew).
+// PKI loads the etcd PKI from the state directory without issuing
+// anything.
 func (e *Env) PKI() (*bootstrap.EtcdPKI, error) {
 	if !e.State.HasEtcdCA() {
 		return nil, fmt.Errorf("no etcd CA in %s: kbs etcd works on an etcd that kbs init created; pass --state-dir where init kept the cluster's state", e.State.Dir)
 	}
-	p, _, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, nil)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return bootstrap.ReadEtcdPKI(e.Spec, e.State)
 }
 
 // Client dials every member of the spec.

@@ -70,16 +70,25 @@ func Save(ctx context.Context, e *Env, o SaveOptions) (*Snapshot, error) {
 	}
 	defer cli.Close()
 	start := time.Now()
+	// The revision just before the snapshot (its stream may carry no
+	// header): the snapshot holds at least everything up to it.
+	rev := int64(0)
+	if st, err := cli.Status(ctx, src.Endpoint); err == nil {
+		rev = st.Header.Revision
+	}
 	resp, err := cli.SnapshotWithVersion(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("starting a snapshot on %s: %s", src.Name, describe(err))
 	}
 	defer resp.Snapshot.Close()
-	path, dir, err := snapshotPath(e, o, resp.Header.Revision)
+	if resp.Header != nil && resp.Header.Revision > 0 {
+		rev = resp.Header.Revision
+	}
+	path, dir, err := snapshotPath(e, o, rev)
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Path: path, Member: src.Name, Revision: resp.Header.Revision, Version: resp.Version}
+	s := &Snapshot{Path: path, Member: src.Name, Revision: rev, Version: resp.Version}
 	if err := writeSnapshot(path, resp.Snapshot, s); err != nil {
 		return nil, err
 	}

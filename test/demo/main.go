@@ -48,7 +48,13 @@ func up(dir string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	c, err := localcluster.Boot(ctx, true)
+	// KBS_DEMO_SPARES=1 also boots etcd1 and etcd2, outside the spec, to
+	// try kubectl kbs etcd member add on (DIR/cluster-3.yaml lists them).
+	var spares []string
+	if os.Getenv("KBS_DEMO_SPARES") != "" {
+		spares = localcluster.Spares
+	}
+	c, err := localcluster.Boot(ctx, true, spares...)
 	if err != nil {
 		return err
 	}
@@ -67,6 +73,11 @@ func up(dir string) error {
 	}
 	if err := localcluster.WriteSpec(c, "k8s", filepath.Join(dir, "cluster.yaml")); err != nil {
 		return err
+	}
+	if len(spares) > 0 {
+		if err := localcluster.WriteSpec(c, "k8s", filepath.Join(dir, "cluster-3.yaml"), spares...); err != nil {
+			return err
+		}
 	}
 	for _, n := range c.Nodes {
 		fmt.Fprintf(os.Stderr, "[demo] %-9s %s\n", n.Name, n.IP)

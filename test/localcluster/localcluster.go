@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/kubectl-kbs/kbs/test/env"
@@ -24,13 +25,19 @@ var (
 	roles = map[string]string{"etcd0": "etcd", "master-0": "control-plane", "worker-0": "worker", "worker-1": "worker"}
 )
 
-// Boot starts the four nodes; keep makes them outlive this process.
-func Boot(ctx context.Context, keep bool) (*nodes.Cluster, error) {
-	return nodes.Boot(ctx, nodes.Options{Names: Names, Keep: keep})
+// Spares are extra nodes the end-to-end test boots beside the cluster, for
+// growing etcd to three members.
+var Spares = []string{"etcd1", "etcd2"}
+
+// Boot starts the four nodes (and the spares too, when asked); keep makes
+// them outlive this process.
+func Boot(ctx context.Context, keep bool, spares ...string) (*nodes.Cluster, error) {
+	return nodes.Boot(ctx, nodes.Options{Names: append(append([]string{}, Names...), spares...), Keep: keep})
 }
 
-// Spec is the kbs cluster spec for the booted nodes.
-func Spec(c *nodes.Cluster, name string) (string, error) {
+// Spec is the kbs cluster spec for the booted nodes; the spares named in
+// etcd join it as etcd hosts (the others stay out).
+func Spec(c *nodes.Cluster, name string, etcd ...string) (string, error) {
 	out, err := env.OutputDir()
 	if err != nil {
 		return "", err
@@ -38,7 +45,13 @@ func Spec(c *nodes.Cluster, name string) (string, error) {
 	bin := filepath.Join(out, "bin")
 	var hosts strings.Builder
 	for _, n := range c.Nodes {
-		fmt.Fprintf(&hosts, "  - {name: %s, role: %s, address: %s}\n", n.Name, roles[n.Name], n.IP)
+		role := roles[n.Name]
+		if slices.Contains(etcd, n.Name) {
+			role = "etcd"
+		}
+		if role != "" {
+			fmt.Fprintf(&hosts, "  - {name: %s, role: %s, address: %s}\n", n.Name, role, n.IP)
+		}
 	}
 	return fmt.Sprintf(`# The operator's k8s cluster on local systemd-nspawn nodes (written by test/localcluster).
 apiVersion: kbs.kubectl-kbs.io/v1alpha1
@@ -76,9 +89,10 @@ spec:
 %[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String()), nil
 }
 
-// WriteSpec writes the spec to path (0600).
-func WriteSpec(c *nodes.Cluster, name, path string) error {
-	s, err := Spec(c, name)
+// WriteSpec writes the spec to path (0600), with the spares named in etcd
+// as etcd hosts.
+func WriteSpec(c *nodes.Cluster, name, path string, etcd ...string) error {
+	s, err := Spec(c, name, etcd...)
 	if err != nil {
 		return err
 	}

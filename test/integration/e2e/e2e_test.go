@@ -149,6 +149,8 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("etcd and certificates on day 2", func(t *testing.T) { testEtcdDay2(t, p) })
+
 	// Last: it takes worker-1 down for good.
 	t.Run("diag keeps the bundle when a node powers off mid-collection", func(t *testing.T) { poweredOffMidCollection(t, p) })
 }

@@ -54,7 +54,7 @@ func run(m *testing.M) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cluster, err = localcluster.Boot(ctx, false)
+	cluster, err = localcluster.Boot(ctx, false, localcluster.Spares...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "booting nodes:", err)
 		return 1
