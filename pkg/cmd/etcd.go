@@ -53,7 +53,8 @@ func (o *EtcdOptions) complete() (*etcd.Env, error) {
 	if o.Parallel < 1 {
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
 	}
-	state, err := bootstrap.OpenState(o.StateDir, true)
+	// Not a dry-run state: member add and rotate write certificates.
+	state, err := bootstrap.OpenState(o.StateDir, false)
 	if err != nil {
 		return nil, err
 	}

@@ -56,12 +56,18 @@ func setManifestEndpoints(ctx context.Context, s *bootstrap.Session, h *bootstra
 		return nil
 	}
 	updated := etcdServersFlag.ReplaceAllString(manifest, "${1}"+want)
-	before := bootstrap.ProcessID(ctx, h, "kube-apiserver")
-	if _, err := h.EnsureFile(ctx, bootstrap.File{Path: path, Data: []byte(updated + "\n"), Mode: 0o600}); err != nil {
+	s.Log("etcd", h.Spec.Name, "kube-apiserver --etcd-servers %s → %s; restarting it", m[2], want)
+	// Stop, edit, start: the kubelet starts a parked pod again at once,
+	// while an edit in place waits for the old pod to be torn down first
+	// (measured here: 5 s against 16 s without an API server).
+	if err := bootstrap.PauseStaticPod(ctx, h, "kube-apiserver"); err != nil {
 		return err
 	}
-	s.Log("etcd", h.Spec.Name, "kube-apiserver --etcd-servers %s → %s; waiting for the kubelet to restart it", m[2], want)
-	if err := bootstrap.WaitProcessReplaced(ctx, h, "kube-apiserver", before); err != nil {
+	parked := bootstrap.PausedDir + "/kube-apiserver.yaml"
+	if _, err := h.EnsureFile(ctx, bootstrap.File{Path: parked, Data: []byte(updated + "\n"), Mode: 0o600}); err != nil {
+		return err
+	}
+	if err := bootstrap.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
 		return err
 	}
 	return bootstrap.APIServerReadyOn(ctx, s, h, 3*time.Minute)
