@@ -80,6 +80,10 @@ func setKubeadmConfigEndpoints(ctx context.Context, e *Env, endpoints []string) 
 	if err != nil {
 		return err
 	}
+	return setEndpointsIn(ctx, e, cs, endpoints)
+}
+
+func setEndpointsIn(ctx context.Context, e *Env, cs kubernetes.Interface, endpoints []string) error {
 	cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("reading kube-system/kubeadm-config: %w", err)
@@ -94,7 +98,8 @@ func setKubeadmConfigEndpoints(ctx context.Context, e *Env, endpoints []string) 
 		return fmt.Errorf("kube-system/kubeadm-config has no etcd.external: this cluster does not run on an external etcd")
 	}
 	var have []string
-	for _, v := range ext["endpoints"].([]any) {
+	list, _ := ext["endpoints"].([]any)
+	for _, v := range list {
 		have = append(have, fmt.Sprint(v))
 	}
 	if slices.Equal(have, endpoints) {
