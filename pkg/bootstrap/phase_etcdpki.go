@@ -28,8 +28,10 @@ func loadEtcdPKI(d InitData) (*EtcdPKI, []string, error) {
 }
 
 // LoadEtcdPKI loads the etcd CA and certs from the state directory, issuing
-// what is missing or no longer fits the spec, and reissuing the leaf
-// certificates renew names (a rotation); it reports what it issued.
+// what is missing or no longer fits the spec; it reports what it issued.
+// With renew nil (init) a certificate that expires within 30 days is
+// renewed too; otherwise (day 2) exactly the names in renew are, so that
+// nothing is issued that the caller does not deploy.
 func LoadEtcdPKI(c *cluster.Cluster, s *State, renew []string) (*EtcdPKI, []string, error) {
 	validity, err := time.ParseDuration(c.Spec.Etcd.CertValidity)
 	if err != nil {
@@ -46,7 +48,14 @@ func LoadEtcdPKI(c *cluster.Cluster, s *State, renew []string) (*EtcdPKI, []stri
 	p := &EtcdPKI{CA: ca, Server: map[string]*pki.KeyPair{}, Peer: map[string]*pki.KeyPair{}}
 	leaf := func(name string, req pki.CertRequest) (*pki.KeyPair, error) {
 		req.Expiry = validity
-		kp, isNew, err := s.LeafCert(ca, name, req, slices.Contains(renew, name))
+		policy := RenewSoon
+		switch {
+		case slices.Contains(renew, name):
+			policy = Force
+		case renew != nil:
+			policy = Keep
+		}
+		kp, isNew, err := s.LeafCert(ca, name, req, policy)
 		if isNew {
 			issued = append(issued, name)
 		}

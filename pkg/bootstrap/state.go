@@ -100,13 +100,24 @@ func (s *State) SaveAdminKubeconfig(b []byte) error {
 	return fsutil.WriteFileAtomic(s.AdminKubeconfig(), b, 0o600)
 }
 
+// Renewal says when LeafCert issues a certificate that exists and fits.
+type Renewal int
+
+const (
+	// RenewSoon reissues one that expires within 30 days (init).
+	RenewSoon Renewal = iota
+	// Keep keeps any valid one: day-2 steps issue only what they deploy.
+	Keep
+	// Force always issues a new one (rotation).
+	Force
+)
+
 // LeafCert returns the certificate NAME under pki/etcd, issuing it when it is
-// missing, not from ca, lacks a wanted SAN, or expires within 30 days, or
-// when renew asks for a new one. An unchanged cert means an unchanged file
-// on the host and no etcd restart.
-func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, renew bool) (*pki.KeyPair, bool, error) {
+// missing, not from ca or lacks a wanted SAN, and as policy says otherwise.
+// An unchanged cert means an unchanged file on the host and no etcd restart.
+func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, policy Renewal) (*pki.KeyPair, bool, error) {
 	crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
-	if kp, ok := reusable(ca, crt, key, req, false); ok && !renew {
+	if kp, ok := reusable(ca, crt, key, req, policy == Keep); ok && policy != Force {
 		return kp, false, nil
 	}
 	kp, err := ca.Issue(req)

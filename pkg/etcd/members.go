@@ -145,7 +145,7 @@ func learner(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host) 
 // startJoining installs etcd on a host that joins an existing cluster;
 // data left there by an earlier life is moved aside, never deleted.
 func startJoining(ctx context.Context, e *Env, h *bootstrap.Host, env []byte) error {
-	p, issued, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, nil)
+	p, issued, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, []string{})
 	if err != nil {
 		return err
 	}
