@@ -1,14 +1,12 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/etcd"
@@ -78,22 +76,4 @@ func (o *EtcdOptions) addOutputFlag(cmd *cobra.Command) {
 }
 
 // structured prints v as JSON or YAML when -o asks for it.
-func (o *EtcdOptions) structured(v any) (bool, error) {
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return true, err
-		}
-		_, err = fmt.Fprintln(o.Out, string(b))
-		return true, err
-	case "yaml":
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return true, err
-		}
-		_, err = o.Out.Write(b)
-		return true, err
-	}
-	return false, nil
-}
+func (o *EtcdOptions) structured(v any) (bool, error) { return printStructured(o.Out, o.Output, v) }

@@ -123,21 +123,25 @@ func (o *InspectOptions) complete() error {
 }
 
 // structured prints v as JSON or YAML; false when a table is wanted.
-func (o *InspectOptions) structured(v any) (bool, error) {
-	switch o.Output {
+func (o *InspectOptions) structured(v any) (bool, error) { return printStructured(o.Out, o.Output, v) }
+
+// printStructured writes v as JSON or YAML to out when format asks for
+// one, and says whether it did.
+func printStructured(out io.Writer, format string, v any) (bool, error) {
+	switch format {
 	case "json":
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return true, err
 		}
-		_, err = fmt.Fprintln(o.Out, string(b))
+		_, err = fmt.Fprintln(out, string(b))
 		return true, err
 	case "yaml":
 		b, err := yaml.Marshal(v)
 		if err != nil {
 			return true, err
 		}
-		_, err = o.Out.Write(b)
+		_, err = out.Write(b)
 		return true, err
 	}
 	return false, nil

@@ -88,6 +88,15 @@ func (e *Env) PKI() (*bootstrap.EtcdPKI, error) {
 
 // Client dials every member of the spec.
 func (e *Env) Client(ctx context.Context) (*clientv3.Client, *tls.Config, error) {
+	var eps []string
+	for _, m := range Members(e.Spec) {
+		eps = append(eps, m.Endpoint)
+	}
+	return e.Dial(eps...)
+}
+
+// Dial opens a client to the given endpoints with the state's certificates.
+func (e *Env) Dial(endpoints ...string) (*clientv3.Client, *tls.Config, error) {
 	p, err := e.PKI()
 	if err != nil {
 		return nil, nil, err
@@ -96,10 +105,6 @@ func (e *Env) Client(ctx context.Context) (*clientv3.Client, *tls.Config, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	var eps []string
-	for _, m := range Members(e.Spec) {
-		eps = append(eps, m.Endpoint)
-	}
-	c, err := Dial(tc, eps...)
+	c, err := Dial(tc, endpoints...)
 	return c, tc, err
 }

@@ -50,15 +50,7 @@ func liveClient(ctx context.Context, e *Env, except string) (*clientv3.Client, [
 	if len(eps) == 0 {
 		return nil, rows, fmt.Errorf("no healthy etcd member besides %s: %s", except, summary(rows))
 	}
-	p, err := e.PKI()
-	if err != nil {
-		return nil, nil, err
-	}
-	tc, err := TLSConfig(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	cli, err := Dial(tc, eps...)
+	cli, _, err := e.Dial(eps...)
 	return cli, rows, err
 }
 
@@ -259,15 +251,7 @@ func moveLeaderOff(ctx context.Context, e *Env, rows []MemberStatus, target *mem
 	if leader == nil || next == nil {
 		return nil
 	}
-	p, err := e.PKI()
-	if err != nil {
-		return err
-	}
-	tc, err := TLSConfig(p)
-	if err != nil {
-		return err
-	}
-	cli, err := Dial(tc, leader.Endpoint)
+	cli, _, err := e.Dial(leader.Endpoint)
 	if err != nil {
 		return err
 	}

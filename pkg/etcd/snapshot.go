@@ -56,15 +56,7 @@ func Save(ctx context.Context, e *Env, o SaveOptions) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.PKI()
-	if err != nil {
-		return nil, err
-	}
-	tc, err := TLSConfig(p)
-	if err != nil {
-		return nil, err
-	}
-	cli, err := Dial(tc, src.Endpoint)
+	cli, _, err := e.Dial(src.Endpoint)
 	if err != nil {
 		return nil, err
 	}
