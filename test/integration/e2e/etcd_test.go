@@ -212,6 +212,24 @@ func testEtcdDay2(t *testing.T, p paths) {
 		waitNodesReady(t, cs, 3)
 	})
 
+	t.Run("with --skip-apiservers etcd grows and shrinks with no failed API request", func(t *testing.T) {
+		// The membership changes alone cost the API nothing; what costs
+		// the seconds above is restarting the only API server.
+		p3 := withSpec(t, p, "cluster-3.yaml", "etcd1", "etcd2")
+		poll := pollAPI(t, p)
+		for _, step := range [][]string{{"add", "etcd1"}, {"add", "etcd2"}, {"remove", "etcd2"}, {"remove", "etcd1"}} {
+			mustKbs(t, append(p3.args("etcd", "member", step[0], step[1]), "--skip-apiservers")...)
+		}
+		longest, failures, requests := poll.Stop()
+		t.Logf("API availability with --skip-apiservers: longest gap %s, %d of %d requests failed", longest.Round(10*time.Millisecond), failures, requests)
+		if failures > 0 || longest > 3*time.Second {
+			t.Errorf("the API noticed the membership changes: %d failed requests, longest gap %s", failures, longest)
+		}
+		if got := healthyMembers(etcdStatus(t, p)); strings.Join(got, ",") != "etcd0" {
+			t.Fatalf("after adding and removing two members: %v", got)
+		}
+	})
+
 	t.Run("etcd leaf certificates rotate without an API gap", func(t *testing.T) {
 		before := presentedSerials(t, p)
 		poll := pollAPI(t, p)
