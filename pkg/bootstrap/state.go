@@ -56,6 +56,9 @@ func (s *State) HasEtcdCA() bool {
 	return err == nil
 }
 
+// EtcdPKIFile is the path of NAME under the state's pki/etcd/.
+func (s *State) EtcdPKIFile(name string) string { return s.path("pki", "etcd", name) }
+
 // KubernetesCA is the cluster CA kubeadm signs everything with; kbs makes it
 // so that the join CA hash is known before kubeadm runs and a re-run (or a
 // re-init after `kubeadm reset`) never mints a new one.

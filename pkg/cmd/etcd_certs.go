@@ -61,10 +61,10 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 	}
 	check.Flags().StringVar(&warnWithin, "warn-within", warnWithin, "Flag certificates expiring within this window (e.g. 30d, 720h) and exit non-zero")
 	o.addOutputFlag(check)
-	var yes bool
+	var yes, ca bool
 	rotate := &cobra.Command{
 		Use:   "rotate -f cluster.yaml",
-		Short: "New server and peer certificates for every member, one at a time, then the API servers' client certificate, without downtime",
+		Short: "New server and peer certificates for every member, one at a time, then the API servers' client certificate, without downtime; --ca: a new etcd CA",
 		Long: templates.LongDesc(`
 			Rotate etcd's leaf certificates from the existing etcd CA without restarting
 			anything: for one member at a time the new server and peer certificates are
@@ -74,10 +74,19 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			etcd and the API server read these files for each new connection, so open
 			connections stay up and new ones use the new certificates.
 
-			The etcd CA itself is not rotated by this command; see the README's procedure
-			(a trust bundle holding the old and the new CA during the transition).`),
+			With --ca the etcd CA itself is replaced, in three verified steps that a
+			re-run resumes: a new CA is made beside the old one and every member and API
+			server is restarted, one at a time, trusting a bundle of both; every leaf is
+			reissued by the new CA as above; then the bundle is replaced by the new CA alone
+			with a second round of restarts. etcd and the API server read their trusted CA
+			only at start-up: with a single member or control plane each restart is a
+			short outage.`),
 		Example: templates.Examples(`
-			kubectl kbs etcd certs rotate -f cluster.yaml --yes`),
+			# New leaf certificates, no restart
+			kubectl kbs etcd certs rotate -f cluster.yaml --yes
+
+			# A new etcd CA
+			kubectl kbs etcd certs rotate -f cluster.yaml --ca --yes`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			env, err := o.complete()
@@ -87,7 +96,11 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			if o.DryRun {
 				return fmt.Errorf("--dry-run is not supported by rotate: kubectl kbs etcd certs check shows what it would replace")
 			}
-			if err := o.confirm(yes, "issue new etcd server, peer and client certificates for cluster "+o.spec.Metadata.Name); err != nil {
+			what, run := "leaf certificates", etcd.RotateLeafCerts
+			if ca {
+				what, run = "CA and every certificate", etcd.RotateCA
+			}
+			if err := o.confirm(yes, "replace the etcd "+what+" of cluster "+o.spec.Metadata.Name); err != nil {
 				return err
 			}
 			closeFn, err := o.withSession(env)
@@ -95,14 +108,15 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 				return err
 			}
 			defer closeFn()
-			if err := etcd.RotateLeafCerts(cmd.Context(), env); err != nil {
+			if err := run(cmd.Context(), env); err != nil {
 				return err
 			}
-			fmt.Fprintf(o.Out, "etcd leaf certificates of cluster %s rotated\n", o.spec.Metadata.Name)
+			fmt.Fprintf(o.Out, "etcd %s of cluster %s rotated\n", what, o.spec.Metadata.Name)
 			return nil
 		},
 	}
 	rotate.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation")
+	rotate.Flags().BoolVar(&ca, "ca", false, "Replace the etcd CA too (restarts every member and API server twice, one at a time)")
 	cmd.AddCommand(check, rotate)
 	return cmd
 }

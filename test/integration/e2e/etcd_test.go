@@ -271,6 +271,42 @@ func testEtcdDay2(t *testing.T, p paths) {
 		mustKbs(t, append(short.args("etcd", "certs", "check"), "--warn-within", "30m")...)
 	})
 
+	t.Run("the etcd CA rotates through a trust bundle", func(t *testing.T) {
+		caSerial := func() string {
+			out, _ := mustKbs(t, append(p.args("etcd", "certs", "check"), "-o", "json")...)
+			var v struct{ Certificates []etcd.CertRow }
+			if err := json.Unmarshal([]byte(out), &v); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range v.Certificates {
+				if r.Where == "state" && r.Name == "ca.crt" {
+					return r.Serial
+				}
+			}
+			t.Fatalf("no CA in etcd certs check:\n%s", out)
+			return ""
+		}
+		before := caSerial()
+		poll := pollAPI(t, p)
+		_, progress := mustKbs(t, append(p.args("etcd", "certs", "rotate", "--ca"), "--yes")...)
+		longest, failures, requests := poll.Stop()
+		t.Logf("CA rotation:\n%s", progress)
+		t.Logf("API availability during the CA rotation (one etcd member, one API server, each restarted twice): longest gap %s, %d of %d requests failed", longest.Round(10*time.Millisecond), failures, requests)
+		if after := caSerial(); after == before {
+			t.Fatal("the CA in the state directory did not change")
+		}
+		if n := onNode(t, "etcd0", "grep", "-c", "BEGIN CERTIFICATE", "/etc/etcd/pki/ca.crt"); n != "1" {
+			t.Fatalf("etcd0 trusts %s CAs after the rotation, want only the new one", n)
+		}
+		if _, err := os.Stat(filepath.Join(p.state, "pki", "etcd", "ca-old.crt")); !os.IsNotExist(err) {
+			t.Fatalf("the old CA is still in the state directory: %v", err)
+		}
+		if err := etcdGet(p, true); err != nil {
+			t.Fatalf("etcd with the new CA and client certificate: %v", err)
+		}
+		waitNodesReady(t, cs, 3)
+	})
+
 	t.Run("kubeadm certificates checked and renewed on the control plane", func(t *testing.T) {
 		out, _ := mustKbs(t, p.args("certs", "check")...)
 		for _, want := range []string{"master-0", "/etc/kubernetes/pki/apiserver.crt", "worker-0"} {
