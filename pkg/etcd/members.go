@@ -226,14 +226,33 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 	if err := moveLeaderOff(ctx, e, rows, target); err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err = cli.MemberRemove(rctx, target.ID)
-	cancel()
-	if err != nil {
+	if err := removeWhenSafe(ctx, cli, target.ID); err != nil {
 		return fmt.Errorf("removing %s from etcd: %s", name, describe(err))
 	}
 	e.Session.Log("etcd", name, "removed from the cluster (member %x)", target.ID)
 	return stopRemoved(ctx, e, name)
+}
+
+// removeWhenSafe removes a member, waiting while etcd refuses because the
+// rest would not be a healthy quorum yet (a member that joined seconds ago
+// does not count as active until the leader has heard from it for a
+// while).
+func removeWhenSafe(ctx context.Context, cli *clientv3.Client, id uint64) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := cli.MemberRemove(rctx, id)
+		cancel()
+		unhealthy := err != nil && (errors.Is(err, rpctypes.ErrUnhealthy) || strings.Contains(err.Error(), "unhealthy cluster"))
+		if !unhealthy || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // moveLeaderOff hands leadership to another healthy member when the one

@@ -29,12 +29,26 @@ func RotateLeafCerts(ctx context.Context, e *Env) error {
 	if n := healthyCount(rows); n != len(rows) {
 		return fmt.Errorf("etcd is not healthy (%s): rotate once every member is", summary(rows))
 	}
+	if err := allInSpec(rows); err != nil {
+		return err
+	}
 	for _, h := range e.Spec.HostsWithRole(cluster.RoleEtcd) {
 		if err := rotateMember(ctx, e, h, len(rows)); err != nil {
 			return fmt.Errorf("rotating %s: %w (members before it are rotated; run rotate again to continue)", h.Name, err)
 		}
 	}
 	return rotateAPIServerClient(ctx, e)
+}
+
+// allInSpec refuses to rotate an etcd with members the spec lacks: they
+// would keep certificates (or a trust) that the rest no longer share.
+func allInSpec(rows []MemberStatus) error {
+	for _, r := range rows {
+		if !r.InSpec {
+			return fmt.Errorf("etcd member %s is not in the spec: add it to the spec, or kubectl kbs etcd member remove it, before rotating", r.Name)
+		}
+	}
+	return nil
 }
 
 func rotateMember(ctx context.Context, e *Env, h cluster.Host, members int) error {

@@ -30,6 +30,16 @@ const (
 // start-up, so with a single member or a single control plane each
 // restart is a short outage.
 func RotateCA(ctx context.Context, e *Env) error {
+	rows, err := Status(ctx, e)
+	if err != nil {
+		return err
+	}
+	if healthyCount(rows) != len(rows) {
+		return fmt.Errorf("etcd is not healthy (%s): rotate the CA once every member is", summary(rows))
+	}
+	if err := allInSpec(rows); err != nil {
+		return err
+	}
 	marker := e.State.EtcdPKIFile("ca-rotation")
 	step := stepTrust
 	if b, err := os.ReadFile(marker); err == nil {
