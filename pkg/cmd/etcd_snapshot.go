@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,9 @@ func newCmdEtcdSnapshot(o *EtcdOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if so.Keep < 0 {
 				return fmt.Errorf("--keep must be 0 (keep all) or more, got %d", so.Keep)
+			}
+			if fi, err := os.Stat(so.Output); so.Keep > 0 && so.Output != "" && (err != nil || !fi.IsDir()) {
+				return fmt.Errorf("--keep needs --output to be an existing directory (or no --output: the state directory's snapshots/), and %s is not one", so.Output)
 			}
 			env, err := o.complete()
 			if err != nil {
