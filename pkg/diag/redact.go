@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 )
 
@@ -45,6 +46,8 @@ type Redactor struct {
 	inKey  bool
 	counts map[string]int
 	err    error
+	// lineByLine turns the whole-chunk search off (tests compare both).
+	lineByLine bool
 }
 
 // NewRedactor redacts into next.
@@ -52,12 +55,85 @@ func NewRedactor(next io.Writer) *Redactor {
 	return &Redactor{next: next, counts: map[string]int{}}
 }
 
-// Write redacts whole lines as they complete.
+// Write redacts whole lines as they complete. The complete lines of p are
+// searched once for anything a rule could match; the lines in between go
+// through unchanged in one write, and only the lines with a hit are
+// redacted one by one (most log lines hold no secret).
 func (r *Redactor) Write(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
 	n := len(p)
+	if len(r.line) > 0 || r.inKey { // finish the line in progress first
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 || r.inKey {
+			return n, r.writeLines(p)
+		}
+		if err := r.writeLines(p[:i+1]); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	end := bytes.LastIndexByte(p, '\n') + 1
+	if r.lineByLine || r.inKey || end == 0 || bytes.Contains(p[:end], beginKey) {
+		return n, r.writeLines(p)
+	}
+	block := p[:end]
+	clean := 0
+	for _, start := range dirtyLines(block) {
+		if start < clean {
+			continue
+		}
+		if _, err := r.next.Write(block[clean:start]); err != nil {
+			r.err = err
+			return 0, err
+		}
+		stop := start + bytes.IndexByte(block[start:], '\n') + 1
+		if err := r.writeLines(block[start:stop]); err != nil {
+			return 0, err
+		}
+		clean = stop
+	}
+	if _, err := r.next.Write(block[clean:]); err != nil {
+		r.err = err
+		return 0, err
+	}
+	return n, r.writeLines(p[end:])
+}
+
+// dirtyLines are the starts of the lines of block (whole lines) that hold a
+// rule's trigger or something shaped like a bootstrap token: a superset of
+// the lines flushLine would change. Sorted, maybe with repeats.
+func dirtyLines(block []byte) []int {
+	var starts []int
+	mark := func(at int) { starts = append(starts, bytes.LastIndexByte(block[:at], '\n')+1) }
+	for _, ru := range rules {
+		for off := 0; ; {
+			i := bytes.Index(block[off:], ru.trigger)
+			if i < 0 {
+				break
+			}
+			mark(off + i)
+			off += i + len(ru.trigger)
+		}
+	}
+	for off := 0; ; {
+		i := bytes.IndexByte(block[off:], '.')
+		if i < 0 {
+			break
+		}
+		at := off + i
+		if at >= 6 && at+17 <= len(block) && tokenChars(block[at-6:at]) && tokenChars(block[at+1:at+17]) {
+			mark(at)
+		}
+		off = at + 1
+	}
+	slices.Sort(starts)
+	return starts
+}
+
+// writeLines is the line-by-line path.
+func (r *Redactor) writeLines(p []byte) error {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -68,10 +144,10 @@ func (r *Redactor) Write(p []byte) (int, error) {
 		p = p[i+1:]
 		if err := r.flushLine(); err != nil {
 			r.err = err
-			return 0, err
+			return err
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // Close redacts a last line without a newline.

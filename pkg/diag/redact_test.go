@@ -3,6 +3,7 @@ package diag
 import (
 	"bytes"
 	"io"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -128,4 +129,62 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzRedactFastPathMatchesLineByLine: the whole-chunk search changes
+// nothing but speed: any input, in any split, gives the same output and
+// the same counts as redacting every line one by one.
+//
+//	go test -fuzz FuzzRedactFastPathMatchesLineByLine ./pkg/diag
+func FuzzRedactFastPathMatchesLineByLine(f *testing.F) {
+	for _, s := range plantedSecretsCorpus() {
+		f.Add([]byte(s), 7)
+	}
+	f.Add([]byte("ok line\n-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\nafter a.b abcdef.0123456789abcdef\n"), 11)
+	f.Add([]byte("partial line with pass"), 3)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		if split < 1 {
+			split = 1
+		}
+		run := func(lineByLine bool) (string, map[string]int) {
+			var out bytes.Buffer
+			r := NewRedactor(&out)
+			r.lineByLine = lineByLine
+			for p := data; len(p) > 0; {
+				n := min(split, len(p))
+				r.Write(p[:n])
+				p = p[n:]
+			}
+			r.Close()
+			return out.String(), r.counts
+		}
+		fast, fastCounts := run(false)
+		slow, slowCounts := run(true)
+		if fast != slow {
+			t.Fatalf("fast path differs:\n in   %q\n fast %q\n slow %q", data, fast, slow)
+		}
+		if !maps.Equal(fastCounts, slowCounts) {
+			t.Fatalf("counts differ: fast %v, slow %v", fastCounts, slowCounts)
+		}
+	})
+}
+
+// plantedSecretsCorpus is a log with one secret of every kind among
+// ordinary lines, for the fuzzers' seeds.
+func plantedSecretsCorpus() []string {
+	lines := []string{
+		"I1125 kubelet.go:1] ordinary line with a.b and https://10.0.0.1:6443/healthz",
+		"Authorization: Bearer abcdefghijklmnop0123",
+		"token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlZm9v",
+		"kubeadm join 10.0.0.20:6443 --token abcdef.0123456789abcdef",
+		"url https://admin:hunter2@example.com/x",
+		"password: s3cret",
+		"client-key-data: QUJDREVGR0hJSktMTU5PUA==",
+		"AKIAABCDEFGHIJKLMNOP in env",
+		"aws_secret_access_key = abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+		"AIzaSyA-abcdefghijklmnopqrstuvwxyz012345",
+		"a secret word and a class pass",
+	}
+	all := strings.Join(lines, "\n") + "\n"
+	return []string{all, all[:len(all)/2], strings.Repeat(lines[0]+"\n", 50) + all}
 }
