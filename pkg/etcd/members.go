@@ -324,25 +324,9 @@ func votingEndpoints(ctx context.Context, e *Env, cli *clientv3.Client) []string
 }
 
 func waitMemberHealthy(ctx context.Context, e *Env, name string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		rows, err := Status(ctx, e)
-		if err == nil {
-			for _, r := range rows {
-				if r.Name == name && r.Healthy && !r.Learner {
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not healthy within %s: %s", name, timeout, summary(rows))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+	return waitStatus(ctx, e, timeout, func(rows []MemberStatus) bool {
+		return slices.ContainsFunc(rows, func(r MemberStatus) bool { return r.Name == name && r.Healthy && !r.Learner })
+	})
 }
 
 func byPeerURL(ms []*memberInfo, peer string) *memberInfo {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
@@ -151,23 +153,21 @@ func uploadEtcdutl(ctx context.Context, e *Env, h *bootstrap.Host) error {
 
 // waitHealthy waits until want members are healthy.
 func waitHealthy(ctx context.Context, e *Env, want int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+	return waitStatus(ctx, e, timeout, func(rows []MemberStatus) bool { return healthyCount(rows) >= want })
+}
+
+// waitStatus polls Status every second until ok holds for its rows.
+func waitStatus(ctx context.Context, e *Env, timeout time.Duration, ok func([]MemberStatus) bool) error {
 	var rows []MemberStatus
-	for {
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		var err error
 		rows, err = Status(ctx, e)
-		if err == nil && healthyCount(rows) >= want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("etcd not healthy within %s: %s (on the hosts: journalctl -u etcd)", timeout, summary(rows))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return err == nil && ok(rows), nil
+	})
+	if err != nil {
+		return fmt.Errorf("etcd not healthy within %s: %s (on the hosts: journalctl -u etcd)", timeout, summary(rows))
 	}
+	return nil
 }
 
 func healthyCount(rows []MemberStatus) int {
