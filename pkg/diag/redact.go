@@ -11,25 +11,28 @@ import (
 	"sort"
 )
 
-// rule replaces secrets on one line. trigger is a cheap substring test that
-// must match before the regular expression runs: most log lines contain no
-// secret, and skipping the regexp keeps redaction fast.
+// rule replaces secrets on one line. The regexp runs only on lines that
+// hold the rule's needle: most log lines contain no secret, and skipping
+// the regexp keeps redaction fast.
 type rule struct {
-	name    string
-	trigger []byte
-	re      *regexp.Regexp
-	repl    []byte
+	name   string
+	needle needle
+	re     *regexp.Regexp
+	repl   []byte
 }
 
+// Each needle is searched for by a byte that is rare in logs (its index is
+// the second argument); the (?i) rules' needles fold case as their regexps
+// do.
 var rules = []rule{
-	{"bearer-token", []byte("earer"), regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), []byte("${1}[REDACTED:bearer-token]")},
-	{"jwt", []byte("eyJ"), regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`), []byte("[REDACTED:jwt]")},
-	{"url-password", []byte("://"), regexp.MustCompile(`(://[^:/\s@]+:)[^@\s/]+@`), []byte("${1}[REDACTED:url-password]@")},
-	{"password-field", []byte("ass"), regexp.MustCompile(`(?i)((?:password|passwd)["']?\s*[:=]\s*["']?)[^\s"',;]+`), []byte("${1}[REDACTED:password]")},
-	{"kubeconfig-key", []byte("-data"), regexp.MustCompile(`((?:client-key-data|token-data)["']?\s*:\s*["']?)[A-Za-z0-9+/=]{8,}`), []byte("${1}[REDACTED:kubeconfig-key]")},
-	{"aws-access-key", []byte("AKIA"), regexp.MustCompile(`\bAKIA[0-9A-Z]{16}\b`), []byte("[REDACTED:aws-access-key]")},
-	{"aws-secret-key", []byte("ecret"), regexp.MustCompile(`(?i)(aws_secret_access_key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`), []byte("${1}[REDACTED:aws-secret-key]")},
-	{"gcp-api-key", []byte("AIza"), regexp.MustCompile(`AIza[0-9A-Za-z\-_]{35}`), []byte("[REDACTED:gcp-api-key]")},
+	{"bearer-token", newNeedle("bearer", 0, true), regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), []byte("${1}[REDACTED:bearer-token]")},
+	{"jwt", newNeedle("eyJ", 2, false), regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}`), []byte("[REDACTED:jwt]")},
+	{"url-password", newNeedle("@", 0, false), regexp.MustCompile(`(://[^:/\s@]+:)[^@\s/]+@`), []byte("${1}[REDACTED:url-password]@")},
+	{"password-field", newNeedle("passw", 4, true), regexp.MustCompile(`(?i)((?:password|passwd)["']?\s*[:=]\s*["']?)[^\s"',;]+`), []byte("${1}[REDACTED:password]")},
+	{"kubeconfig-key", newNeedle("-data", 0, false), regexp.MustCompile(`((?:client-key-data|token-data)["']?\s*:\s*["']?)[A-Za-z0-9+/=]{8,}`), []byte("${1}[REDACTED:kubeconfig-key]")},
+	{"aws-access-key", newNeedle("AKIA", 1, false), regexp.MustCompile(`\bAKIA[0-9A-Z]{16}\b`), []byte("[REDACTED:aws-access-key]")},
+	{"aws-secret-key", newNeedle("_secret_access_key", 0, true), regexp.MustCompile(`(?i)(aws_secret_access_key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`), []byte("${1}[REDACTED:aws-secret-key]")},
+	{"gcp-api-key", newNeedle("AIza", 2, false), regexp.MustCompile(`AIza[0-9A-Za-z\-_]{35}`), []byte("[REDACTED:gcp-api-key]")},
 }
 
 const (
@@ -75,7 +78,7 @@ func (r *Redactor) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	end := bytes.LastIndexByte(p, '\n') + 1
-	if r.lineByLine || r.inKey || end == 0 || bytes.Contains(p[:end], beginKey) {
+	if r.lineByLine || r.inKey || end == 0 || beginKeyNeedle.in(p[:end]) {
 		return n, r.writeLines(p)
 	}
 	block := p[:end]
@@ -102,20 +105,13 @@ func (r *Redactor) Write(p []byte) (int, error) {
 }
 
 // dirtyLines are the starts of the lines of block (whole lines) that hold a
-// rule's trigger or something shaped like a bootstrap token: a superset of
+// rule's needle or something shaped like a bootstrap token: a superset of
 // the lines flushLine would change. Sorted, maybe with repeats.
 func dirtyLines(block []byte) []int {
 	var starts []int
 	mark := func(at int) { starts = append(starts, bytes.LastIndexByte(block[:at], '\n')+1) }
 	for _, ru := range rules {
-		for off := 0; ; {
-			i := bytes.Index(block[off:], ru.trigger)
-			if i < 0 {
-				break
-			}
-			mark(off + i)
-			off += i + len(ru.trigger)
-		}
+		ru.needle.each(block, func(at int) bool { mark(at); return true })
 	}
 	for off := 0; ; {
 		i := bytes.IndexByte(block[off:], '.')
@@ -165,6 +161,8 @@ var (
 	beginKey = []byte("-----BEGIN ")
 	endKey   = []byte("-----END ")
 	keyMark  = []byte("PRIVATE KEY-----")
+	// beginKeyNeedle finds beginKey by its G: a log's dashes are common.
+	beginKeyNeedle = newNeedle(string(beginKey), 7, false)
 )
 
 func (r *Redactor) flushLine() error {
@@ -184,7 +182,7 @@ func (r *Redactor) flushLine() error {
 	}
 	out := redactBootstrapTokens(line, r.counts)
 	for _, ru := range rules {
-		if !bytes.Contains(out, ru.trigger) {
+		if !ru.needle.in(out) {
 			continue
 		}
 		if locs := ru.re.FindAllIndex(out, -1); len(locs) > 0 {

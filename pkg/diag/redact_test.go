@@ -67,6 +67,23 @@ func TestRedactsPlantedSecrets(t *testing.T) {
 	}
 }
 
+// The (?i) rules catch secrets in capitals too, as environment dumps and
+// HTTP headers write them.
+func TestRedactsUpperCaseSecrets(t *testing.T) {
+	in := "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY0\nDB_PASSWORD=hunter4pass\nAUTHORIZATION: BEARER s3cr3tT0kenValue654321\n"
+	out, counts := redact(t, in)
+	for _, v := range []string{"wJalrXUtnFEMI", "hunter4pass", "s3cr3tT0kenValue654321"} {
+		if strings.Contains(out, v) {
+			t.Errorf("secret %q survived:\n%s", v, out)
+		}
+	}
+	for _, name := range []string{"aws-secret-key", "password-field", "bearer-token"} {
+		if counts[name] != 1 {
+			t.Errorf("rule %s counted %d, want 1 (%v)", name, counts[name], counts)
+		}
+	}
+}
+
 func TestLeavesOrdinaryLinesAlone(t *testing.T) {
 	in := "I1125 03:00:00.123456 1 server.go:42] Version: v1.37.2 on 10.96.0.1:443, image registry.k8s.io/pause:3.10\n"
 	out, counts := redact(t, in)
