@@ -106,7 +106,10 @@ func (c *conn) run(ctx context.Context, cmd string, o *runOptions, stdout io.Wri
 	if o.stderr != nil {
 		pg.next = io.MultiWriter(&stderr, o.stderr)
 	}
-	s.Stdout, s.Stdin, s.Stderr = stdout, stdin, pg
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	s.Stdout, s.Stdin, s.Stderr = bigReads{stdout}, stdin, pg
 	// The login shell is the session leader, so its PID is the process
 	// group of everything the command starts: reported first on stderr, it
 	// lets a cancellation kill the remote work (sshd ignores SSH signal
