@@ -10,8 +10,9 @@ OUT=${KBS_ROOTFS_DIR:-$ROOT/_output/rootfs/node}
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What the nodes run: systemd and journald, sshd for kbs, sudo for non-root
-# SSH users, and the tools kubeadm's preflight and diag expect.
-PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,iptables,procps,ca-certificates,conntrack,socat,ethtool,kmod,less
+# SSH users, and the tools kubeadm's preflight and diag expect (zstd: Debian
+# and Ubuntu servers have it, for their initramfs; diag compresses logs with it).
+PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,iptables,procps,ca-certificates,conntrack,socat,ethtool,kmod,less,zstd
 
 log() { printf '[build-rootfs] %s\n' "$*" >&2; }
 

@@ -4,7 +4,8 @@
 # nsenter (reaching into nodes), the OpenSSH client tools (keys, agent, and
 # the benchmark's baseline), git (krew's index), openssl (the users
 # benchmark's manual flow), gcc and libc6-dev (the static pause binary),
-# apt (Debian's runc for the air-gapped bundle), chromium (the diag report test).
+# apt (Debian's runc for the air-gapped bundle), chromium (the diag report test),
+# zstd (diag's node-side compression, tested locally).
 # Idempotent; needs root to install.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ declare -A PKG_FOR=(
   [dpkg-deb]=dpkg
   [apt-get]=apt
   [chromium]=chromium
+  [zstd]=zstd
 )
 
 missing=()

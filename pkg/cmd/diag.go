@@ -92,6 +92,7 @@ func NewCmdDiag(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 	p.StringVar(&o.Filter.Grep, "grep", "", "Only log lines matching this extended regular expression")
 	p.BoolVarP(&o.Filter.Reverse, "reverse", "r", false, "Newest lines first, as journalctl -r")
 	p.DurationVar(&o.Filter.Timeout, "source-timeout", 2*time.Minute, "Timeout of each source")
+	p.StringVar(&o.Filter.Compress, "compress", diag.CompressAuto, "Compress logs on the node on their way over SSH: auto (zstd -1 when the node has zstd) or none")
 	p.BoolVar(&o.Follow, "follow", false, "Stream the nodes' journals and log files, each line prefixed with its node, until interrupted")
 	p.StringVarP(&o.Output, "output", "o", "", "Bundle to write (default kbs-diag-<cluster>-<time>.tar.gz)")
 	p.StringVar(&o.Report, "report", "", "HTML report to write (default: the bundle's name with .html)")
@@ -177,6 +178,9 @@ func (o *DiagOptions) validate() error {
 	default:
 		return fmt.Errorf("unknown --via %q: use auto, ssh, api or pod", o.Via)
 	}
+	if err := diag.ValidCompress(o.Filter.Compress); err != nil {
+		return err
+	}
 	if o.Filter.Tail < 0 || o.Parallel < 1 || o.MaxSourceSize < 0 {
 		return fmt.Errorf("--tail and --max-source-size must not be negative, --parallel at least 1")
 	}
@@ -255,8 +259,10 @@ func (o *DiagOptions) targets(ctx context.Context, cs kubernetes.Interface) ([]d
 }
 
 func (o *DiagOptions) run(ctx context.Context, choose func([]diag.Target) ([]diag.Target, error)) error {
-	// Collection streams; what it holds is short-lived garbage. A tighter
-	// GC keeps diag's footprint small on the sick node's neighbours.
+	// Collection streams; what it holds is short-lived garbage (x/crypto/ssh
+	// allocates every packet, but logs travel zstd-compressed, so there are
+	// few). A tighter GC keeps diag's footprint small on the sick node's
+	// neighbours.
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
 	if err := o.validate(); err != nil {
 		return err
@@ -287,6 +293,8 @@ func (o *DiagOptions) run(ctx context.Context, choose func([]diag.Target) ([]dia
 	if err != nil {
 		return err
 	}
+	an := diag.NewAnalyzer()
+	b.Analyze(an)
 	c := &diag.Collector{SSH: dialer, Client: cs, Via: o.Via, Options: o.Filter, Parallel: o.Parallel,
 		Progress: func(node, f string, a ...any) { fmt.Fprintf(o.ErrOut, "[diag] "+node+": "+f+"\n", a...) }}
 	if cs != nil {
@@ -299,9 +307,9 @@ func (o *DiagOptions) run(ctx context.Context, choose func([]diag.Target) ([]dia
 	if err := b.Close(); err != nil {
 		return fmt.Errorf("finishing bundle %s: %w", path, err)
 	}
-	a, err := diag.Analyze(path)
+	a, err := an.Finish(b.Manifest())
 	if err != nil {
-		return err
+		return fmt.Errorf("bundle %s written, but analyzing it failed: %w", path, err)
 	}
 	if err := o.finish(path, a); err != nil {
 		return err

@@ -67,25 +67,15 @@ type scanState struct {
 // Analyze reads a bundle once, streaming, and runs every analyzer and the
 // timeline over it.
 func Analyze(path string) (*Analysis, error) {
-	st := &scanState{hits: map[string]*Finding{}, nodes: map[string]*corev1.Node{}, facts: map[string]map[string][]Evidence{}}
+	a := NewAnalyzer()
 	var manifest []byte
-	var files []func() // structured files are decoded after the manifest is known
 	err := WalkBundle(path, func(name string, r io.Reader) error {
-		switch {
-		case name == "manifest.json":
+		if name == "manifest.json" {
 			b, err := io.ReadAll(io.LimitReader(r, 64<<20))
 			manifest = b
 			return err
-		case strings.HasSuffix(name, ".json"):
-			b, err := io.ReadAll(io.LimitReader(r, 256<<20))
-			if err != nil {
-				return err
-			}
-			files = append(files, func() { st.decodeJSON(splitPath(name), b) })
-			return nil
-		default:
-			return st.scanLines(splitPath(name), r)
 		}
+		return a.Scan(name, r)
 	})
 	if err != nil {
 		return nil, err
@@ -93,22 +83,11 @@ func Analyze(path string) (*Analysis, error) {
 	if manifest == nil {
 		return nil, fmt.Errorf("%s has no manifest.json: not a kbs diag bundle", path)
 	}
-	if err := json.Unmarshal(manifest, &st.manifest); err != nil {
+	var m Manifest
+	if err := json.Unmarshal(manifest, &m); err != nil {
 		return nil, fmt.Errorf("%s: manifest.json: %w", path, err)
 	}
-	for _, f := range files {
-		f()
-	}
-	st.structural()
-	a := &Analysis{Manifest: st.manifest}
-	for _, k := range st.order {
-		a.Findings = append(a.Findings, *st.hits[k])
-	}
-	sortFindings(a.Findings)
-	if st.timeline != nil {
-		a.Timeline = st.timeline.events(st.manifest)
-	}
-	return a, nil
+	return a.Finish(m)
 }
 
 func splitPath(name string) file {

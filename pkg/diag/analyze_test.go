@@ -1,8 +1,11 @@
 package diag
 
 import (
+	"cmp"
 	"encoding/json"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,10 +35,20 @@ var fixture = map[string]map[string]string{
 
 func writeFixture(t *testing.T, offsets map[string]float64, nodesJSON, versionJSON, nodeJSON string) string {
 	t.Helper()
+	return writeFixtureWith(t, nil, offsets, nodesJSON, versionJSON, nodeJSON)
+}
+
+// writeFixtureWith writes the fixture bundle with an analyzer (if any)
+// watching it being written.
+func writeFixtureWith(t *testing.T, an *Analyzer, offsets map[string]float64, nodesJSON, versionJSON, nodeJSON string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "b.tar.gz")
 	b, err := NewBundle(path, true, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if an != nil {
+		b.Analyze(an)
 	}
 	roles := map[string]string{"master-0": "control-plane", "worker-0": "worker", "worker-1": "worker", "etcd0": "etcd"}
 	for node, files := range fixture {
@@ -60,6 +73,35 @@ func writeFixture(t *testing.T, offsets map[string]float64, nodesJSON, versionJS
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Analyzing a bundle while it is written finds what reading it back finds.
+func TestStreamingAnalysisMatchesReadBack(t *testing.T) {
+	an := NewAnalyzer()
+	path := writeFixtureWith(t, an, map[string]float64{"worker-0": 7.5},
+		`{"items":[{"metadata":{"name":"master-0"}},{"metadata":{"name":"worker-0"}}]}`, `{"gitVersion":"v1.37.2"}`,
+		`{"metadata":{"name":"worker-0"},"status":{"nodeInfo":{"kubeletVersion":"v1.33.1"}}}`)
+	back, err := Analyze(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := an.Finish(back.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Findings) < 10 || !reflect.DeepEqual(streamed.Findings, back.Findings) {
+		t.Errorf("findings differ:\n streamed %+v\n read back %+v", streamed.Findings, back.Findings)
+	}
+	byTime := func(evs []Event) []Event {
+		evs = slices.Clone(evs)
+		slices.SortFunc(evs, func(a, b Event) int {
+			return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line))
+		})
+		return evs
+	}
+	if len(back.Timeline) == 0 || !reflect.DeepEqual(byTime(streamed.Timeline), byTime(back.Timeline)) {
+		t.Errorf("timelines differ: %d streamed, %d read back", len(streamed.Timeline), len(back.Timeline))
+	}
 }
 
 func TestAnalyzersOnFixtures(t *testing.T) {

@@ -20,10 +20,13 @@ const (
 	asyncChunks = 4
 )
 
-func newAsyncWriter(w io.Writer) *asyncWriter {
-	a := &asyncWriter{w: w, full: make(chan []byte, asyncChunks), free: make(chan []byte, asyncChunks+1), done: make(chan error, 1), chunk: asyncChunk}
-	for range asyncChunks + 1 {
-		a.free <- make([]byte, 0, asyncChunk)
+func newAsyncWriter(w io.Writer) *asyncWriter { return newAsyncWriterSized(w, asyncChunk, asyncChunks) }
+
+// newAsyncWriterSized hands on chunks of size bytes, n of them in flight.
+func newAsyncWriterSized(w io.Writer, size, n int) *asyncWriter {
+	a := &asyncWriter{w: w, full: make(chan []byte, n), free: make(chan []byte, n+1), done: make(chan error, 1), chunk: size}
+	for range n + 1 {
+		a.free <- make([]byte, 0, size)
 	}
 	a.cur = <-a.free
 	go func() {

@@ -2,10 +2,10 @@ package diag
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"path"
@@ -22,14 +22,17 @@ type Source struct {
 	Path string `json:"path"` // inside the bundle, as WalkBundle names it
 	// Stored is the archive entry: Path + ".gz", each source compressed on
 	// its own so that it is spooled compressed (see Add).
-	Stored     string         `json:"stored"`
-	Transport  string         `json:"transport"`
-	Status     string         `json:"status"` // ok, failed
-	Bytes      int64          `json:"bytes"`
-	Duration   string         `json:"duration"`
-	Truncated  bool           `json:"truncated,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	Redactions map[string]int `json:"redactions,omitempty"`
+	Stored    string `json:"stored"`
+	Transport string `json:"transport"`
+	// Compression is how the source travelled from the node ("zstd"), if
+	// it was compressed there.
+	Compression string         `json:"compression,omitempty"`
+	Status      string         `json:"status"` // ok, failed
+	Bytes       int64          `json:"bytes"`
+	Duration    string         `json:"duration"`
+	Truncated   bool           `json:"truncated,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	Redactions  map[string]int `json:"redactions,omitempty"`
 }
 
 // Bundle writes a diagnostics bundle as a tar.gz, one folder per node and a
@@ -44,10 +47,17 @@ type Bundle struct {
 	redact   bool
 	maxBytes int64
 
-	mu      sync.Mutex
-	sources []Source
-	nodes   map[string]NodeInfo
+	an *Analyzer // sees each source as it is written; nil: none
+
+	mu       sync.Mutex
+	sources  []Source
+	nodes    map[string]NodeInfo
+	manifest Manifest
 }
+
+// Analyze hands every source added from now on to a, as it is written: the
+// analysis of a fresh bundle costs no second read of it.
+func (b *Bundle) Analyze(a *Analyzer) { b.an = a }
 
 // NodeInfo is what the manifest says about one node as a whole.
 type NodeInfo struct {
@@ -88,8 +98,14 @@ func NewBundle(path string, redact bool, maxBytes int64) (*Bundle, error) {
 // kept with what arrived, and recorded as failed: one broken source never
 // costs the others.
 func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
+	return b.AddSource(Source{Node: node, Name: name, Transport: transport}, r)
+}
+
+// AddSource is Add with more of the manifest entry given: its node, name,
+// transport and compression.
+func (b *Bundle) AddSource(src Source, r io.Reader) Source {
 	start := time.Now()
-	src := Source{Node: node, Name: name, Path: path.Join(node, name), Transport: transport, Status: "ok"}
+	src.Path, src.Status = path.Join(src.Node, src.Name), "ok"
 	src.Stored = src.Path + ".gz"
 	spool, err := os.CreateTemp("", "kbs-diag-")
 	if err != nil {
@@ -101,8 +117,15 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 	// costs the disk a few megabytes twice instead of a gigabyte twice, and
 	// the redactor's line-sized writes are buffered.
 	gz, _ := gzip.NewWriterLevel(spool, gzip.BestSpeed)
-	// Compression runs beside redaction, on the other core.
-	aw := newAsyncWriter(gz)
+	// Compression (and the analyzers' scan) run beside redaction, on the
+	// other core.
+	var out io.Writer = gz
+	var feed io.WriteCloser
+	if b.an != nil {
+		feed = b.an.feed(src.Path)
+		out = io.MultiWriter(gz, feed)
+	}
+	aw := newAsyncWriter(out)
 	var sink io.Writer = aw
 	var red *Redactor
 	if b.redact {
@@ -128,6 +151,9 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 	}
 	if err := errors.Join(aw.Close(), gz.Close()); err != nil && copyErr == nil {
 		copyErr = err
+	}
+	if feed != nil {
+		_ = feed.Close() // a scan's own failure is the analyzer's to report
 	}
 	src.Bytes = n
 	if _, err = b.writeEntry(src.Stored, spool); err != nil {
@@ -186,12 +212,20 @@ func (m Manifest) Failed() []Source {
 	return out
 }
 
+// Manifest is what Close wrote as manifest.json.
+func (b *Bundle) Manifest() Manifest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.manifest
+}
+
 // Close writes manifest.json and finishes the archive.
 func (b *Bundle) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	sort.Slice(b.sources, func(i, j int) bool { return b.sources[i].Path < b.sources[j].Path })
-	data, err := json.MarshalIndent(Manifest{Created: time.Now().UTC(), Redacted: b.redact, Nodes: b.nodes, Sources: b.sources}, "", "  ")
+	b.manifest = Manifest{Created: time.Now().UTC(), Redacted: b.redact, Nodes: b.nodes, Sources: b.sources}
+	data, err := json.MarshalIndent(b.manifest, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,9 @@ type Command struct {
 	Name  string   // path inside the node's folder
 	Cmd   string   // shell; stdout is the content
 	Roles []string // empty: every role
+	// Log marks the sources that can be large (journals, log files): they
+	// travel compressed when the node can compress them.
+	Log bool
 }
 
 // Options filter what is collected, as journalctl's own flags do.
@@ -27,6 +30,10 @@ type Options struct {
 	Grep    string        // keep only log lines matching this (extended) regexp
 	Reverse bool          // newest first (journalctl -r)
 	Timeout time.Duration // per source
+	// Compress is auto (zstd on the node when it has it) or none.
+	Compress string
+
+	zstd bool // this node's logs travel through zstd (set per node)
 }
 
 // journal is the journalctl invocation for one unit ("" for kernel: -k).
@@ -84,11 +91,11 @@ var logFiles = map[string][]string{
 // keys) and containers.
 func Commands(o Options) []Command {
 	cmds := []Command{
-		{Name: "journal/kubelet.log", Cmd: o.journal("kubelet"), Roles: []string{"control-plane", "worker"}},
-		{Name: "journal/containerd.log", Cmd: o.journal("containerd"), Roles: []string{"control-plane", "worker"}},
-		{Name: "journal/etcd.log", Cmd: o.journal("etcd"), Roles: []string{"etcd"}},
-		{Name: "journal/kube-proxy.log", Cmd: o.journal("kube-proxy") + " 2>/dev/null | grep -v '^-- No entries --' || true", Roles: []string{"control-plane", "worker"}},
-		{Name: "journal/kernel.log", Cmd: o.journal("")},
+		{Name: "journal/kubelet.log", Cmd: o.journal("kubelet"), Roles: []string{"control-plane", "worker"}, Log: true},
+		{Name: "journal/containerd.log", Cmd: o.journal("containerd"), Roles: []string{"control-plane", "worker"}, Log: true},
+		{Name: "journal/etcd.log", Cmd: o.journal("etcd"), Roles: []string{"etcd"}, Log: true},
+		{Name: "journal/kube-proxy.log", Cmd: o.journal("kube-proxy") + " 2>/dev/null | grep -v '^-- No entries --' || true", Roles: []string{"control-plane", "worker"}, Log: true},
+		{Name: "journal/kernel.log", Cmd: o.journal(""), Log: true},
 		{Name: "systemctl-status.txt", Cmd: "systemctl status --no-pager --full kubelet containerd etcd 2>&1; systemctl show -p NRestarts,ActiveState,SubState kubelet containerd etcd 2>&1; true"},
 		{Name: "timedatectl.txt", Cmd: "timedatectl 2>&1; true"},
 		{Name: "listening-ports.txt", Cmd: "ss -Hltnup"},
@@ -101,7 +108,7 @@ func Commands(o Options) []Command {
 	for role, names := range logFiles {
 		for _, n := range names {
 			script := fmt.Sprintf(`for f in $(ls -tr /var/log/%[1]s.log* 2>/dev/null); do case $f in *.gz) zcat "$f";; *) cat "$f";; esac; done`, n)
-			cmds = append(cmds, Command{Name: "files/" + n + ".log", Cmd: o.filter("{ " + script + "; }"), Roles: []string{role}})
+			cmds = append(cmds, Command{Name: "files/" + n + ".log", Cmd: o.filter("{ " + script + "; }"), Roles: []string{role}, Log: true})
 		}
 	}
 	return dedupe(cmds)
@@ -138,7 +145,7 @@ func CollectNode(ctx context.Context, conn remote.Conn, node, role string, b *Bu
 	}
 	var failed []Source
 	for _, c := range commandsFor(o, role) {
-		src := collectOne(ctx, conn, node, c, b, o.Timeout)
+		src := collectOne(ctx, conn, node, c, b, o)
 		if src.Status != "ok" {
 			failed = append(failed, src)
 		}
@@ -157,34 +164,62 @@ func commandsFor(o Options, role string) []Command {
 	return out
 }
 
-func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b *Bundle, timeout time.Duration) Source {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b *Bundle, o Options) Source {
+	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	meta := Source{Node: node, Name: c.Name, Transport: "ssh"}
+	cmd := c.Cmd
+	if o.zstd && c.Log {
+		cmd, meta.Compression = zstdWrap(cmd), CompressZstd
+	}
 	pr, pw := io.Pipe()
 	go func() {
-		err := conn.Stream(cctx, c.Cmd, pw, remote.Privileged())
+		err := conn.Stream(cctx, cmd, pw, remote.Privileged())
 		if err != nil {
 			err = fmt.Errorf("%s: %w", c.Name, err)
 		}
 		pw.CloseWithError(err)
 	}()
-	src := b.Add(node, c.Name, "ssh", pr)
-	pr.Close()
-	return src
+	defer pr.Close()
+	if meta.Compression == "" {
+		return b.AddSource(meta, pr)
+	}
+	// A failed command reaches the decoder as a read error; it is what the
+	// manifest should say, not the decoder's view of a cut-off stream.
+	raw := &errRecorder{r: pr}
+	d, err := decompressing(raw)
+	if err != nil {
+		return b.AddSource(meta, errReader{err})
+	}
+	defer d.Close()
+	return b.AddSource(meta, &errRecorder{r: d, prefer: raw})
 }
 
-// ClockOffset measures how far the node's clock is from this machine's:
-// the node's time minus the midpoint of the round trip.
-func ClockOffset(ctx context.Context, conn remote.Conn) (time.Duration, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	before := time.Now()
-	out, err := conn.Run(cctx, "date -u +%s.%N")
-	after := time.Now()
-	if err != nil {
-		return 0, err
+// errRecorder passes reads through and remembers the first error other
+// than EOF; with prefer set, that reader's error replaces its own.
+type errRecorder struct {
+	r      io.Reader
+	err    error
+	prefer *errRecorder
+}
+
+func (e *errRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		if e.prefer != nil && e.prefer.err != nil {
+			err = e.prefer.err
+		}
+		if e.err == nil {
+			e.err = err
+		}
 	}
-	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	return n, err
+}
+
+// clockOffset turns the node's `date -u +%s.%N`, read between before and
+// after, into the node's clock minus this machine's.
+func clockOffset(out string, before, after time.Time) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(strings.TrimSpace(out), 64)
 	if err != nil {
 		return 0, fmt.Errorf("reading the node's clock: %w", err)
 	}

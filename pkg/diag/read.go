@@ -2,8 +2,8 @@ package diag
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"fmt"
+	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"strings"

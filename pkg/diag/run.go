@@ -162,11 +162,13 @@ func (c *Collector) collectVia(ctx context.Context, via string, t Target, b *Bun
 			return nil, err
 		}
 		defer conn.Close()
-		if off, err := ClockOffset(ctx, conn); err == nil {
-			s := off.Seconds()
+		o := c.Options
+		if probe, err := Probe(ctx, conn); err == nil {
+			s := probe.ClockOffset.Seconds()
 			info.ClockOffsetSeconds = &s
+			o.zstd = probe.Zstd && o.Compress != CompressNone
 		}
-		return CollectNode(ctx, conn, t.Name, t.Role, b, c.Options), nil
+		return CollectNode(ctx, conn, t.Name, t.Role, b, o), nil
 	case ViaAPI:
 		if c.Client == nil || !t.InAPI {
 			return nil, fmt.Errorf("%s is not a node the API server knows", t.Name)

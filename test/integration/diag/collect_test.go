@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// Collected with and without zstd on the node (its rootfs has zstd, as
+// Debian and Ubuntu servers do), the bundle holds the same redacted logs;
+// the manifest says how each travelled.
 func TestCollectNodeOverSSH(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -52,36 +55,48 @@ func TestCollectNodeOverSSH(t *testing.T) {
 	}
 	d := &remote.Dialer{HostKeys: &remote.HostKeys{Files: []string{cluster.KnownHosts}}, SSHConfig: &ssh_config.Config{}}
 	defer d.Close()
-	conn, err := d.Dial(ctx, remote.Target{Name: n.Name, Address: n.IP.String(), User: "root", KeyFile: cluster.ClientKey})
-	if err != nil {
-		t.Fatal(err)
+	target := diag.Target{Name: n.Name, Role: "worker", Address: n.IP.String(),
+		SSH: &remote.Target{Name: n.Name, Address: n.IP.String(), User: "root", KeyFile: cluster.ClientKey}}
+	journals := map[string]string{}
+	for _, compress := range []string{diag.CompressNone, diag.CompressAuto} {
+		path := filepath.Join(t.TempDir(), "bundle.tar.gz")
+		b, err := diag.NewBundle(path, true, 64<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &diag.Collector{SSH: d, Via: diag.ViaSSH, Parallel: 1, Options: diag.Options{Since: "1 hour ago", Compress: compress}}
+		if err := c.Run(ctx, []diag.Target{target}, b); err != nil {
+			t.Errorf("--compress %s: %v", compress, err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files := read(t, path)
+		kubelet := files[n.Name+"/journal/kubelet.log"]
+		if !strings.Contains(kubelet, "kubelet starting") || !strings.Contains(kubelet, "[REDACTED:bootstrap-token]") || strings.Contains(kubelet, "0123456789abcdef") {
+			t.Errorf("--compress %s: kubelet journal in the bundle:\n%s", compress, kubelet)
+		}
+		journals[compress] = kubelet
+		if !strings.Contains(files[n.Name+"/listening-ports.txt"], ":22") || !strings.Contains(files[n.Name+"/timedatectl.txt"], "Local time") {
+			t.Errorf("ports %q\ntime %q", files[n.Name+"/listening-ports.txt"], files[n.Name+"/timedatectl.txt"])
+		}
+		if _, ok := files[n.Name+"/journal/etcd.log"]; ok {
+			t.Error("a worker's bundle has the etcd-only source")
+		}
+		var m diag.Manifest
+		if err := json.Unmarshal([]byte(files["manifest.json"]), &m); err != nil || len(m.Sources) == 0 {
+			t.Fatalf("manifest: %v", err)
+		}
+		want := map[string]string{diag.CompressNone: "", diag.CompressAuto: diag.CompressZstd}[compress]
+		for _, src := range m.Sources {
+			isLog := strings.HasPrefix(src.Name, "journal/") || strings.HasPrefix(src.Name, "files/")
+			if isLog && src.Compression != want || !isLog && src.Compression != "" {
+				t.Errorf("--compress %s: %s travelled as %q", compress, src.Name, src.Compression)
+			}
+		}
 	}
-	path := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	b, err := diag.NewBundle(path, true, 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	failed := diag.CollectNode(ctx, conn, n.Name, "worker", b, diag.Options{Since: "1 hour ago"})
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if len(failed) > 0 {
-		t.Errorf("failed sources: %+v", failed)
-	}
-	files := read(t, path)
-	kubelet := files[n.Name+"/journal/kubelet.log"]
-	if !strings.Contains(kubelet, "kubelet starting") || !strings.Contains(kubelet, "[REDACTED:bootstrap-token]") || strings.Contains(kubelet, "0123456789abcdef") {
-		t.Errorf("kubelet journal in the bundle:\n%s", kubelet)
-	}
-	if !strings.Contains(files[n.Name+"/listening-ports.txt"], ":22") || !strings.Contains(files[n.Name+"/timedatectl.txt"], "Local time") {
-		t.Errorf("ports %q\ntime %q", files[n.Name+"/listening-ports.txt"], files[n.Name+"/timedatectl.txt"])
-	}
-	if _, ok := files[n.Name+"/journal/etcd.log"]; ok {
-		t.Error("a worker's bundle has the etcd-only source")
-	}
-	var m struct{ Sources []diag.Source }
-	if err := json.Unmarshal([]byte(files["manifest.json"]), &m); err != nil || len(m.Sources) == 0 {
-		t.Fatalf("manifest: %v", err)
+	if journals[diag.CompressNone] != journals[diag.CompressAuto] {
+		t.Errorf("the kubelet journal differs with zstd:\n%q\n%q", journals[diag.CompressNone], journals[diag.CompressAuto])
 	}
 }
 
