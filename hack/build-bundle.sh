@@ -4,8 +4,9 @@
 #
 #   bin/       kubelet kubeadm kubectl containerd containerd-shim-runc-v2 ctr runc
 #   cni/       bridge host-local loopback portmap
-#   images.tar control plane, kube-proxy, CoreDNS, pause and flannel images
-#              (docker-archive, for `ctr -n k8s.io images import`)
+#   images.tar kube-proxy, CoreDNS, pause and flannel images, which every
+#              node runs (docker-archive, for `ctr -n k8s.io images import`)
+#   images-control-plane.tar  API server, controller manager, scheduler
 #   SHA256SUMS what kbs verifies on the nodes after upload
 #   VERSIONS   what the bundle holds
 #
@@ -71,11 +72,10 @@ rm -rf "$tmp"; mkdir -p "$tmp/bin" "$tmp/cni"
 cp "$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr} "$CACHE/runc/usr/sbin/runc" "$tmp/bin/"
 cp "$BIN"/{bridge,host-local,loopback,portmap} "$tmp/cni/"
 
+# Two archives: what every node runs, and what only control planes run, so
+# that workers are not sent the API server, controller manager and scheduler.
 cat >"$CACHE/images.json" <<JSON
 [
- {"ref": "$REPO/kube-apiserver:$K8S", "files": {"/usr/local/bin/kube-apiserver": "$BIN/kube-apiserver"}},
- {"ref": "$REPO/kube-controller-manager:$K8S", "files": {"/usr/local/bin/kube-controller-manager": "$BIN/kube-controller-manager"}},
- {"ref": "$REPO/kube-scheduler:$K8S", "files": {"/usr/local/bin/kube-scheduler": "$BIN/kube-scheduler"}},
  {"ref": "$REPO/kube-proxy:$K8S", "base": "$CACHE/base.tar", "files": {"/usr/local/bin/kube-proxy": "$BIN/kube-proxy"}},
  {"ref": "$REPO/coredns:$COREDNS", "files": {"/coredns": "$BIN/coredns"}, "entrypoint": ["/coredns"]},
  {"ref": "$REPO/pause:$PAUSE", "files": {"/pause": "$BIN/pause"}, "entrypoint": ["/pause"]},
@@ -83,8 +83,16 @@ cat >"$CACHE/images.json" <<JSON
  {"ref": "$REPO/flannel-cni-plugin:$FLANNEL_CNI", "base": "$CACHE/base.tar", "files": {"/flannel": "$BIN/flannel"}}
 ]
 JSON
+cat >"$CACHE/images-control-plane.json" <<JSON
+[
+ {"ref": "$REPO/kube-apiserver:$K8S", "files": {"/usr/local/bin/kube-apiserver": "$BIN/kube-apiserver"}},
+ {"ref": "$REPO/kube-controller-manager:$K8S", "files": {"/usr/local/bin/kube-controller-manager": "$BIN/kube-controller-manager"}},
+ {"ref": "$REPO/kube-scheduler:$K8S", "files": {"/usr/local/bin/kube-scheduler": "$BIN/kube-scheduler"}}
+]
+JSON
 log "writing images ($REPO/*)"
 "$BIN/kbs-images" -out "$tmp/images.tar" -spec "$CACHE/images.json"
+"$BIN/kbs-images" -out "$tmp/images-control-plane.tar" -spec "$CACHE/images-control-plane.json"
 
 cat >"$tmp/VERSIONS" <<V
 kubernetes $K8S
@@ -97,7 +105,7 @@ coredns $COREDNS
 pause $PAUSE
 image-repository $REPO
 V
-(cd "$tmp" && find bin cni images.tar VERSIONS -type f | sort | xargs sha256sum >SHA256SUMS)
+(cd "$tmp" && find bin cni images.tar images-control-plane.tar VERSIONS -type f | sort | xargs sha256sum >SHA256SUMS)
 echo "$stamp" >"$tmp/.stamp"
 rm -rf "$OUT"; mv "$tmp" "$OUT"
 log "built $OUT in $((SECONDS - start))s ($(du -sh "$OUT" | cut -f1))"

@@ -28,6 +28,8 @@ type InitData interface {
 	KubeconfigPath() string
 	// Trace records heavy remote work that ran from start until now.
 	Trace(what string, start time.Time)
+	// Uploads orders the hosts' bundle uploads: control planes first.
+	Uploads() *UploadOrder
 }
 
 // Dialer opens SSH connections; *remote.Dialer is the real one.
@@ -51,7 +53,8 @@ type Session struct {
 	// Timings, when set, records phase and remote-work times.
 	Timings *Timings
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	uploads UploadOrder
 }
 
 var _ InitData = (*Session)(nil)
@@ -61,6 +64,9 @@ func (s *Session) State() *State             { return s.Local }
 func (s *Session) DryRun() bool              { return s.Plan }
 func (s *Session) IgnoredChecks() []string   { return s.Ignore }
 func (s *Session) KubeconfigPath() string    { return s.Kubeconfig }
+
+// Uploads is the run's one upload order.
+func (s *Session) Uploads() *UploadOrder { return &s.uploads }
 
 // Trace records remote work for --timings.
 func (s *Session) Trace(what string, start time.Time) { s.Timings.Remote(what, start) }

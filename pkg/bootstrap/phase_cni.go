@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
+	"net"
 	"text/template"
 	"time"
 
@@ -74,10 +74,15 @@ func RenderCNI(c *cluster.Cluster) ([]byte, error) {
 	if c.Spec.ImageRepository != "" {
 		pull = "Never"
 	}
+	host, port, err := net.SplitHostPort(c.Spec.ControlPlaneEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("spec.controlPlaneEndpoint %q: %w", c.Spec.ControlPlaneEndpoint, err)
+	}
 	var b bytes.Buffer
 	err = t.Execute(&b, map[string]string{
 		"Version": FlannelVersion, "Cluster": c.Metadata.Name, "PodSubnet": c.Spec.Networking.PodSubnet,
 		"Image": img["flannel"], "CNIPluginImage": img["flannel-cni-plugin"], "PullPolicy": pull,
+		"APIHost": host, "APIPort": port,
 	})
 	return b.Bytes(), err
 }
@@ -86,6 +91,10 @@ func cniPhase() Phase[InitData] {
 	return Phase[InitData]{
 		Name:  "cni",
 		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
+		// The rollout is awaited while the workers join: a worker's kubelet
+		// needs no pod network to register, and its flannel pod then starts
+		// inside the same wait instead of after it.
+		Until: "wait-ready",
 		Run: func(ctx context.Context, d InitData) error {
 			data, err := RenderCNI(d.Cluster())
 			if err != nil {
@@ -173,7 +182,7 @@ func applyAll(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 // out and available on every node it is scheduled to.
 func waitDaemonSet(ctx context.Context, d InitData, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
 	var ds *appsv1.DaemonSet
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		var err error
 		if ds, err = cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 			return false, nil

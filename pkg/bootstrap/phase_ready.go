@@ -52,7 +52,7 @@ func WaitNodesReady(ctx context.Context, cs kubernetes.Interface, names string, 
 	want := strings.Split(names, ", ")
 	var nodes []corev1.Node
 	var missing []string
-	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
@@ -137,3 +137,8 @@ func WaitWorkersReady(ctx context.Context, d InitData, hosts []cluster.Host, out
 	PrintNodes(out, nodes)
 	return nil
 }
+
+// pollInterval is how often kbs asks the API server whether the cluster
+// got where a phase waits for it to be: a quarter second costs the API
+// server nothing and each wait at most that much beyond the moment.
+const pollInterval = 250 * time.Millisecond

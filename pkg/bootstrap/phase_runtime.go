@@ -55,6 +55,13 @@ func KubeletHosts(c *cluster.Cluster) []cluster.Host {
 // Every step compares before it changes, so a re-run restarts nothing.
 func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 	c := d.Cluster()
+	uploaded := func() {}
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle && h.Spec.Role == cluster.RoleControlPlane {
+		// Marked before the first round trip, so that no worker starts
+		// uploading in between.
+		uploaded = d.Uploads().First()
+		defer uploaded()
+	}
 	if err := prepareKernel(ctx, d, h); err != nil {
 		return err
 	}
@@ -62,6 +69,7 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 	var err error
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
 		changed, err = installBundle(ctx, d, h)
+		uploaded() // the workers' turn, while this host imports images
 	} else {
 		err = installPackages(ctx, d, h)
 	}
@@ -73,7 +81,7 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 		return err
 	}
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
-		if err := importImages(ctx, d, h, restarted || contains(changed, BundleImages)); err != nil {
+		if err := importImages(ctx, d, h, restarted, changed); err != nil {
 			return err
 		}
 	}
@@ -127,7 +135,7 @@ func installBundle(ctx context.Context, d InitData, h *Host) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := b.files()
+	files := b.files(h.Spec.Role)
 	if h.DryRun() {
 		for _, f := range files {
 			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel][:12])
@@ -161,6 +169,11 @@ func installBundle(ctx context.Context, d InitData, h *Host) ([]string, error) {
 	if len(todo) == 0 {
 		d.Log("runtime", h.Spec.Name, "bundle files already in place (%d files, checksums match)", len(files))
 		return nil, nil
+	}
+	if h.Spec.Role != cluster.RoleControlPlane {
+		if err := d.Uploads().Wait(ctx); err != nil {
+			return nil, err
+		}
 	}
 	err = remote.ForEach(ctx, todo, 4, func(ctx context.Context, f bundleFile) error {
 		if err := uploadVerified(ctx, h, filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel]); err != nil {
@@ -265,14 +278,19 @@ func configureContainerd(ctx context.Context, d InitData, h *Host, changed []str
 	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/containerd "+filepath.Dir(KubeletDropInPath)+" "+CNIConfDir); err != nil {
 		return false, err
 	}
-	for _, f := range files {
+	// The files are compared and written at once: each is two round trips.
+	var mu sync.Mutex
+	err = remote.ForEach(ctx, files, len(files), func(ctx context.Context, f File) error {
 		ch, err := h.EnsureFile(ctx, f)
-		if err != nil {
-			return false, err
-		}
 		if ch {
+			mu.Lock()
 			changed = append(changed, f.Path)
+			mu.Unlock()
 		}
+		return err
+	})
+	if err != nil {
+		return false, err
 	}
 	restart := false
 	for _, p := range changed {
@@ -292,19 +310,43 @@ func configureContainerd(ctx context.Context, d InitData, h *Host, changed []str
 	return restart, h.Exec(ctx, "wait for containerd", "for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version")
 }
 
-// importImages loads the bundle's image archive into containerd's k8s.io
-// namespace when it changed or the sandbox image is missing.
-func importImages(ctx context.Context, d InitData, h *Host, force bool) error {
-	sandbox := SandboxImage(d.Cluster())
-	if !force {
-		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), sandbox) {
+// importImages loads the bundle's image archives of the host's role into
+// containerd's k8s.io namespace: those that changed, all of them when
+// containerd restarted, or what is on the node when the sandbox image is
+// missing (an upload whose import was interrupted).
+func importImages(ctx context.Context, d InitData, h *Host, restarted bool, changed []string) error {
+	b, err := CheckBundle(d.Cluster())
+	if err != nil {
+		return err
+	}
+	var archives []string
+	for _, f := range b.files(h.Spec.Role) {
+		if isImages(f.Rel) && (restarted || contains(changed, f.Dest)) {
+			archives = append(archives, f.Dest)
+		}
+	}
+	if len(archives) == 0 {
+		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), SandboxImage(d.Cluster())) {
 			return nil
 		}
+		// Uploaded earlier but never imported (an interrupted run).
+		out, _, _ := h.Query(ctx, "ls "+BundleImages+" "+BundleControlPlaneImages+" 2>/dev/null; true")
+		archives = strings.Fields(out)
+		if h.DryRun() {
+			archives = []string{BundleImages}
+		}
+	}
+	if len(archives) == 0 {
+		return nil
 	}
 	if !h.DryRun() {
 		d.Log("runtime", h.Spec.Name, "importing images into containerd")
 	}
-	return h.Exec(ctx, "import images", "ctr -n k8s.io images import "+BundleImages+" >/dev/null")
+	cmds := make([]string, len(archives))
+	for i, a := range archives {
+		cmds[i] = "ctr -n k8s.io images import " + a + " >/dev/null"
+	}
+	return h.Exec(ctx, "import images", strings.Join(cmds, " && "))
 }
 
 // runtimeReady checks that the node runs the spec's kubelet and kubeadm and

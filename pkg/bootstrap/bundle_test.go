@@ -1,0 +1,74 @@
+package bootstrap
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+// writeBundle makes a bundle directory holding rels (contents don't
+// matter: LoadBundle checks presence, the nodes check the sums).
+func writeBundle(t *testing.T, rels ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var sums []byte
+	for _, rel := range rels {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(rel), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, "0123456789abcdef0123  "+rel+"\n"...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SHA256SUMS"), sums, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "VERSIONS"), []byte("kubernetes v1.37.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var bundleBins = []string{"bin/kubelet", "bin/kubeadm", "bin/kubectl", "bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc", "cni/bridge"}
+
+// Workers are sent neither kubectl nor the control plane's images; control
+// planes everything, the big archives first.
+func TestBundleFilesPerRole(t *testing.T) {
+	b, err := LoadBundle(writeBundle(t, append(bundleBins, "images.tar", "images-control-plane.tar")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dests := func(role string) []string {
+		var out []string
+		for _, f := range b.files(role) {
+			out = append(out, f.Dest)
+		}
+		return out
+	}
+	cp, worker := dests(cluster.RoleControlPlane), dests(cluster.RoleWorker)
+	if len(cp) != 10 || !slices.Contains(cp, BundleControlPlaneImages) || !slices.Contains(cp, BinDir+"/kubectl") || !isImages(b.files(cluster.RoleControlPlane)[1].Rel) {
+		t.Errorf("control plane gets %v", cp)
+	}
+	if len(worker) != 8 || slices.Contains(worker, BundleControlPlaneImages) || slices.Contains(worker, BinDir+"/kubectl") || worker[0] != BundleImages {
+		t.Errorf("worker gets %v", worker)
+	}
+}
+
+// A bundle of one image archive (built before the split) still serves
+// every role.
+func TestBundleWithOneImageArchive(t *testing.T) {
+	b, err := LoadBundle(writeBundle(t, append(bundleBins, "images.tar")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{cluster.RoleControlPlane, cluster.RoleWorker} {
+		if f := b.files(role); f[0].Dest != BundleImages || isImages(f[1].Rel) {
+			t.Errorf("%s gets %+v", role, f)
+		}
+	}
+}
