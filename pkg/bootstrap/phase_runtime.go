@@ -3,7 +3,6 @@ package bootstrap
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -65,23 +64,27 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 	if err := prepareKernel(ctx, d, h); err != nil {
 		return err
 	}
-	var changed []string
-	var err error
+	var restarted bool
+	configure := func(changed []string) (err error) {
+		restarted, err = configureContainerd(ctx, d, h, changed)
+		return err
+	}
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
-		changed, err = installBundle(ctx, d, h)
+		// containerd is configured and started as soon as its binaries are
+		// there, while the image archives still upload.
+		changed, err := installBundle(ctx, d, h, configure)
 		uploaded() // the workers' turn, while this host imports images
-	} else {
-		err = installPackages(ctx, d, h)
-	}
-	if err != nil {
-		return err
-	}
-	restarted, err := configureContainerd(ctx, d, h, changed)
-	if err != nil {
-		return err
-	}
-	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
+		if err != nil {
+			return err
+		}
 		if err := importImages(ctx, d, h, restarted, changed); err != nil {
+			return err
+		}
+	} else {
+		if err := installPackages(ctx, d, h); err != nil {
+			return err
+		}
+		if err := configure(nil); err != nil {
 			return err
 		}
 	}
@@ -123,91 +126,6 @@ func prepareKernel(ctx context.Context, d InitData, h *Host) error {
 		return h.Exec(ctx, "turn swap off", `swapoff -a && cp -p /etc/fstab /etc/fstab.kbs-backup && sed -i -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# kbs: swap off for the kubelet: \1@' /etc/fstab`)
 	} else if h.DryRun() {
 		return h.Exec(ctx, "turn swap off if it is on", "swapoff -a")
-	}
-	return nil
-}
-
-// installBundle uploads the bundle's files whose checksum differs on the
-// node, several at a time on the host's one connection, and verifies each
-// on arrival. It returns the destinations it changed.
-func installBundle(ctx context.Context, d InitData, h *Host) ([]string, error) {
-	b, err := CheckBundle(d.Cluster())
-	if err != nil {
-		return nil, err
-	}
-	files := b.files(h.Spec.Role)
-	if h.DryRun() {
-		for _, f := range files {
-			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel][:12])
-		}
-		return nil, nil
-	}
-	dests := make([]string, len(files))
-	for i, f := range files {
-		dests[i] = quote(f.Dest)
-	}
-	if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+BinDir+" /usr/local/sbin "+CNIBinDir+" && install -d -m 0700 "+filepath.Dir(BundleImages)); err != nil {
-		return nil, err
-	}
-	have := map[string]string{}
-	out, _, _ := h.Query(ctx, "sha256sum "+strings.Join(dests, " ")+" 2>/dev/null; true")
-	for _, line := range strings.Split(out, "\n") {
-		if sum, path, ok := strings.Cut(line, "  "); ok {
-			have[path] = sum
-		}
-	}
-	var (
-		mu      sync.Mutex
-		changed []string
-	)
-	var todo []bundleFile
-	for _, f := range files {
-		if have[f.Dest] != b.Sums[f.Rel] {
-			todo = append(todo, f)
-		}
-	}
-	if len(todo) == 0 {
-		d.Log("runtime", h.Spec.Name, "bundle files already in place (%d files, checksums match)", len(files))
-		return nil, nil
-	}
-	if h.Spec.Role != cluster.RoleControlPlane {
-		if err := d.Uploads().Wait(ctx); err != nil {
-			return nil, err
-		}
-	}
-	err = remote.ForEach(ctx, todo, 4, func(ctx context.Context, f bundleFile) error {
-		if err := uploadVerified(ctx, h, filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel]); err != nil {
-			return err
-		}
-		mu.Lock()
-		changed = append(changed, f.Dest)
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	d.Log("runtime", h.Spec.Name, "uploaded %d of %d bundle files", len(todo), len(files))
-	return changed, nil
-}
-
-// uploadVerified streams a local file to the node and checks its checksum
-// there before it replaces dest: a truncated or corrupted transfer never
-// lands under the real name.
-func uploadVerified(ctx context.Context, h *Host, local, dest string, mode os.FileMode, sum string) error {
-	f, err := os.Open(local)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	tmp := dest + ".kbs-upload"
-	if err := h.conn.WriteFile(ctx, tmp, f, mode, "root:root"); err != nil {
-		return fmt.Errorf("uploading %s: %w", dest, err)
-	}
-	check := fmt.Sprintf("echo '%s  %s' | sha256sum --quiet -c - && mv -f %s %s", sum, tmp, quote(tmp), quote(dest))
-	if _, err := h.conn.Run(ctx, check, remote.Privileged()); err != nil {
-		_, _ = h.conn.Run(ctx, "rm -f "+quote(tmp), remote.Privileged())
-		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", dest, err)
 	}
 	return nil
 }
@@ -308,45 +226,6 @@ func configureContainerd(ctx context.Context, d InitData, h *Host, changed []str
 	}
 	// The socket answers a moment after systemd reports the unit started.
 	return restart, h.Exec(ctx, "wait for containerd", "for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version")
-}
-
-// importImages loads the bundle's image archives of the host's role into
-// containerd's k8s.io namespace: those that changed, all of them when
-// containerd restarted, or what is on the node when the sandbox image is
-// missing (an upload whose import was interrupted).
-func importImages(ctx context.Context, d InitData, h *Host, restarted bool, changed []string) error {
-	b, err := CheckBundle(d.Cluster())
-	if err != nil {
-		return err
-	}
-	var archives []string
-	for _, f := range b.files(h.Spec.Role) {
-		if isImages(f.Rel) && (restarted || contains(changed, f.Dest)) {
-			archives = append(archives, f.Dest)
-		}
-	}
-	if len(archives) == 0 {
-		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), SandboxImage(d.Cluster())) {
-			return nil
-		}
-		// Uploaded earlier but never imported (an interrupted run).
-		out, _, _ := h.Query(ctx, "ls "+BundleImages+" "+BundleControlPlaneImages+" 2>/dev/null; true")
-		archives = strings.Fields(out)
-		if h.DryRun() {
-			archives = []string{BundleImages}
-		}
-	}
-	if len(archives) == 0 {
-		return nil
-	}
-	if !h.DryRun() {
-		d.Log("runtime", h.Spec.Name, "importing images into containerd")
-	}
-	cmds := make([]string, len(archives))
-	for i, a := range archives {
-		cmds[i] = "ctr -n k8s.io images import " + a + " >/dev/null"
-	}
-	return h.Exec(ctx, "import images", strings.Join(cmds, " && "))
 }
 
 // runtimeReady checks that the node runs the spec's kubelet and kubeadm and

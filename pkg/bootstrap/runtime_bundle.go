@@ -1,0 +1,157 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/remote"
+)
+
+// installBundle uploads the bundle's files whose checksum differs on the
+// node, several at a time on the host's one connection, and verifies each
+// on arrival. Once the binaries are in place it calls binariesReady with
+// those it changed, while the image archives may still be on their way.
+// It returns the destinations it changed.
+func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(changed []string) error) ([]string, error) {
+	b, err := CheckBundle(d.Cluster())
+	if err != nil {
+		return nil, err
+	}
+	files := b.files(h.Spec.Role)
+	if h.DryRun() {
+		for _, f := range files {
+			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel][:12])
+		}
+		return nil, binariesReady(nil)
+	}
+	dests := make([]string, len(files))
+	for i, f := range files {
+		dests[i] = quote(f.Dest)
+	}
+	if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+BinDir+" /usr/local/sbin "+CNIBinDir+" && install -d -m 0700 "+filepath.Dir(BundleImages)); err != nil {
+		return nil, err
+	}
+	have := map[string]string{}
+	out, _, _ := h.Query(ctx, "sha256sum "+strings.Join(dests, " ")+" 2>/dev/null; true")
+	for _, line := range strings.Split(out, "\n") {
+		if sum, path, ok := strings.Cut(line, "  "); ok {
+			have[path] = sum
+		}
+	}
+	var images, rest []bundleFile
+	for _, f := range files {
+		switch {
+		case have[f.Dest] == b.Sums[f.Rel]:
+		case isImages(f.Rel):
+			images = append(images, f)
+		default:
+			rest = append(rest, f)
+		}
+	}
+	if len(images)+len(rest) == 0 {
+		d.Log("runtime", h.Spec.Name, "bundle files already in place (%d files, checksums match)", len(files))
+		return nil, binariesReady(nil)
+	}
+	if h.Spec.Role != cluster.RoleControlPlane {
+		if err := d.Uploads().Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		mu      sync.Mutex
+		changed []string
+	)
+	upload := func(files []bundleFile, limit int) ([]string, error) {
+		var done []string
+		err := remote.ForEach(ctx, files, limit, func(ctx context.Context, f bundleFile) error {
+			if err := uploadVerified(ctx, h, filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel]); err != nil {
+				return err
+			}
+			mu.Lock()
+			done = append(done, f.Dest)
+			changed = append(changed, f.Dest)
+			mu.Unlock()
+			return nil
+		})
+		return done, err
+	}
+	imagesDone := make(chan error, 1)
+	go func() { _, err := upload(images, 2); imagesDone <- err }()
+	bins, err := upload(rest, 3)
+	if err == nil {
+		err = binariesReady(bins)
+	}
+	if ierr := <-imagesDone; err == nil {
+		err = ierr
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Log("runtime", h.Spec.Name, "uploaded %d of %d bundle files", len(changed), len(files))
+	return changed, nil
+}
+
+// uploadVerified streams a local file to the node and checks its checksum
+// there before it replaces dest: a truncated or corrupted transfer never
+// lands under the real name.
+func uploadVerified(ctx context.Context, h *Host, local, dest string, mode os.FileMode, sum string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tmp := dest + ".kbs-upload"
+	if err := h.conn.WriteFile(ctx, tmp, f, mode, "root:root"); err != nil {
+		return fmt.Errorf("uploading %s: %w", dest, err)
+	}
+	check := fmt.Sprintf("echo '%s  %s' | sha256sum --quiet -c - && mv -f %s %s", sum, tmp, quote(tmp), quote(dest))
+	if _, err := h.conn.Run(ctx, check, remote.Privileged()); err != nil {
+		_, _ = h.conn.Run(ctx, "rm -f "+quote(tmp), remote.Privileged())
+		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", dest, err)
+	}
+	return nil
+}
+
+// importImages loads the bundle's image archives of the host's role into
+// containerd's k8s.io namespace: those that changed, all of them when
+// containerd restarted, or what is on the node when the sandbox image is
+// missing (an upload whose import was interrupted).
+func importImages(ctx context.Context, d InitData, h *Host, restarted bool, changed []string) error {
+	b, err := CheckBundle(d.Cluster())
+	if err != nil {
+		return err
+	}
+	var archives []string
+	for _, f := range b.files(h.Spec.Role) {
+		if isImages(f.Rel) && (restarted || contains(changed, f.Dest)) {
+			archives = append(archives, f.Dest)
+		}
+	}
+	if len(archives) == 0 {
+		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), SandboxImage(d.Cluster())) {
+			return nil
+		}
+		// Uploaded earlier but never imported (an interrupted run).
+		out, _, _ := h.Query(ctx, "ls "+BundleImages+" "+BundleControlPlaneImages+" 2>/dev/null; true")
+		archives = strings.Fields(out)
+		if h.DryRun() {
+			archives = []string{BundleImages}
+		}
+	}
+	if len(archives) == 0 {
+		return nil
+	}
+	if !h.DryRun() {
+		d.Log("runtime", h.Spec.Name, "importing images into containerd")
+	}
+	cmds := make([]string, len(archives))
+	for i, a := range archives {
+		cmds[i] = "ctr -n k8s.io images import " + a + " >/dev/null"
+	}
+	return h.Exec(ctx, "import images", strings.Join(cmds, " && "))
+}
