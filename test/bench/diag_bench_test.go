@@ -3,14 +3,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,12 +81,44 @@ func runDiag(b *testing.B, kbs, spec, known string, names []string, parallel int
 	args = append(args, "-f", spec, "--known-hosts", known, "-o", out, "--via", "ssh", "--kubeconfig", "/nonexistent",
 		"--parallel", fmt.Sprint(parallel), "--max-source-size", "0")
 	cmd := exec.Command(kbs, args...)
-	msg, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("diag: %v\n%s", err, msg)
+	var msg bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &msg, &msg
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	peak := followPeakRSS(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("diag: %v\n%s", err, msg.Bytes())
 	}
 	os.Remove(out)
-	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	return float64(<-peak) / 1024
+}
+
+// followPeakRSS reports the process's VmHWM (KiB) as last seen before it
+// exited, read every 10 ms. The child's own rusage will not do: Go starts
+// children with vfork, and Linux carries the parent's (this benchmark's)
+// high-water mark into the child's ru_maxrss at exec.
+func followPeakRSS(pid int) <-chan int64 {
+	out := make(chan int64, 1)
+	go func() {
+		var peak int64
+		for {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil || bytes.Contains(data, []byte("State:\tZ")) {
+				out <- peak
+				return
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					if kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64); err == nil {
+						peak = max(peak, kb)
+					}
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return out
 }
 
 // BenchmarkDiagLargeLog collects a node with a 1 GiB kubelet log, against
