@@ -9,7 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -24,7 +26,7 @@ const ReadyTimeout = 5 * time.Minute
 func waitReadyPhase() Phase[InitData] {
 	return Phase[InitData]{
 		Name:  "wait-ready",
-		Short: "wait until every control-plane and worker host is a Ready node, then show them like kubectl get nodes -o wide",
+		Short: "wait until every control-plane and worker host is a Ready node and cluster DNS (CoreDNS) is available, then show the nodes like kubectl get nodes -o wide",
 		Run: func(ctx context.Context, d InitData) error {
 			if d.DryRun() {
 				d.Log("plan", "", "would wait up to %s for nodes %s to be Ready", ReadyTimeout, hostNames(KubeletHosts(d.Cluster())))
@@ -42,9 +44,50 @@ func waitReadyPhase() Phase[InitData] {
 				PrintNodes(&b, nodes)
 				d.Log("wait-ready", "", "nodes:\n%s", strings.TrimRight(b.String(), "\n"))
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			// Ready nodes are not yet a usable cluster: pods resolve names
+			// only once CoreDNS (kubeadm's addon) has replicas available.
+			start = time.Now()
+			defer d.Trace("cluster: DNS available", start)
+			return waitClusterDNS(ctx, d, cs, ReadyTimeout)
 		},
 	}
+}
+
+// waitClusterDNS waits until kubeadm's CoreDNS Deployment has all its
+// replicas available; a cluster without it (the addon skipped) has nothing
+// to wait for.
+func waitClusterDNS(ctx context.Context, d InitData, cs kubernetes.Interface, timeout time.Duration) error {
+	var dep *appsv1.Deployment
+	absent := false
+	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		dep, err = cs.AppsV1().Deployments("kube-system").Get(ctx, "coredns", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			absent = true
+			return true, nil
+		}
+		if err != nil {
+			return false, nil
+		}
+		want := int32(1)
+		if dep.Spec.Replicas != nil {
+			want = *dep.Spec.Replicas
+		}
+		st := dep.Status
+		return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.AvailableReplicas >= want, nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("cluster DNS not available after %s (deployment kube-system/coredns): kubectl -n kube-system describe deployment coredns; kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide", timeout)
+	case absent:
+		d.Log("wait-ready", "", "no CoreDNS deployment (kubeadm's addon skipped?): not waiting for cluster DNS")
+	default:
+		d.Log("wait-ready", "", "cluster DNS available (coredns: %d of %d replicas)", dep.Status.AvailableReplicas, dep.Status.Replicas)
+	}
+	return nil
 }
 
 // WaitNodesReady waits until every named node (comma-separated) is Ready.

@@ -60,7 +60,8 @@ func NewCmdInit(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 			Bootstrap the cluster a spec describes, over SSH: preflight checks on every
 			host; the etcd PKI (made locally, kept in ~/.kube/kbs/<cluster>/); containerd,
 			runc, CNI plugins, kubelet, kubeadm and kubectl on every node, from apt packages
-			or an air-gapped bundle (with its images imported); an external etcd under
+			or an air-gapped bundle (its images imported; from a bundle, workers get neither
+			kubectl nor the control plane's images); an external etcd under
 			systemd with client- and peer-certificate auth; the API server's etcd client
 			certificates; a kubeadm v1beta4 configuration validated by kubeadm; kubeadm init
 			with kbs's own cluster CA; admin.conf merged into your kubeconfig as context

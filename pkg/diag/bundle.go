@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"path"
 	"sort"
 	"sync"
 	"time"
+
+	gzip "github.com/klauspost/compress/gzip"
 )
 
 // Source is what the bundle's manifest.json says about one collected source.

@@ -3,10 +3,11 @@ package diag
 import (
 	"archive/tar"
 	"fmt"
-	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"strings"
+
+	gzip "github.com/klauspost/compress/gzip"
 )
 
 // WalkBundle calls fn for each file of a bundle, streaming: analyzers
