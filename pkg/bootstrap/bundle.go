@@ -17,7 +17,10 @@ import (
 type Bundle struct {
 	Dir      string
 	Versions map[string]string // VERSIONS: component → version
-	Sums     map[string]string // SHA256SUMS: relative path → sha256
+	Sums     map[string]string // SHA256SUMS: relative path → sha256 (of the plain file)
+	// gzipped are the files the bundle keeps as REL.gz: binaries shrink to
+	// about a third, and the nodes decompress them as they arrive.
+	gzipped map[string]bool
 }
 
 // bundleFile maps a bundle file to where it goes on a node.
@@ -29,7 +32,7 @@ type bundleFile struct {
 // LoadBundle reads a bundle's VERSIONS and SHA256SUMS and checks that every
 // listed file is there.
 func LoadBundle(dir string) (*Bundle, error) {
-	b := &Bundle{Dir: dir, Versions: map[string]string{}, Sums: map[string]string{}}
+	b := &Bundle{Dir: dir, Versions: map[string]string{}, Sums: map[string]string{}, gzipped: map[string]bool{}}
 	if err := readPairs(filepath.Join(dir, "VERSIONS"), func(k, v string) { b.Versions[k] = v }); err != nil {
 		return nil, err
 	}
@@ -42,7 +45,10 @@ func LoadBundle(dir string) (*Bundle, error) {
 			return nil, fmt.Errorf("bundle %s: SHA256SUMS names %q outside the bundle", dir, rel)
 		}
 		if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
-			return nil, fmt.Errorf("bundle %s is incomplete: %w (rebuild it with hack/build-bundle.sh)", dir, err)
+			if _, gzErr := os.Stat(filepath.Join(dir, rel+".gz")); gzErr != nil {
+				return nil, fmt.Errorf("bundle %s is incomplete: %w (rebuild it with hack/build-bundle.sh)", dir, err)
+			}
+			b.gzipped[rel] = true
 		}
 	}
 	for _, want := range []string{"bin/kubelet", "bin/kubeadm", "bin/kubectl", "bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc", "images.tar"} {
@@ -87,6 +93,15 @@ func CheckBundle(c *cluster.Cluster) (*Bundle, error) {
 		return nil, fmt.Errorf("bundle %s has images named %s/…, but spec.imageRepository is %q: set spec.imageRepository: %s", b.Dir, repo, c.Spec.ImageRepository, repo)
 	}
 	return b, nil
+}
+
+// local is where the bundle keeps rel on this machine, and whether it is
+// gzip-compressed there.
+func (b *Bundle) local(rel string) (string, bool) {
+	if b.gzipped[rel] {
+		return filepath.Join(b.Dir, rel+".gz"), true
+	}
+	return filepath.Join(b.Dir, rel), false
 }
 
 // files lists what the bundle installs on a node of role, in a stable

@@ -59,6 +59,31 @@ func TestBundleFilesPerRole(t *testing.T) {
 	}
 }
 
+// Binaries kept gzipped (REL.gz, the sum of the plain file in SHA256SUMS)
+// are found and marked for decompression on the node.
+func TestBundleWithGzippedBinaries(t *testing.T) {
+	dir := writeBundle(t, append(bundleBins, "images.tar")...)
+	if err := os.Rename(filepath.Join(dir, "bin/kubelet"), filepath.Join(dir, "bin/kubelet.gz")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, gz := b.local("bin/kubelet"); !gz || p != filepath.Join(dir, "bin/kubelet.gz") {
+		t.Errorf("kubelet: %s gzipped=%v", p, gz)
+	}
+	if _, gz := b.local("bin/kubeadm"); gz {
+		t.Error("kubeadm is not gzipped")
+	}
+	if err := os.Remove(filepath.Join(dir, "bin/kubelet.gz")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadBundle(dir); err == nil {
+		t.Error("a bundle missing bin/kubelet loaded")
+	}
+}
+
 // A bundle of one image archive (built before the split) still serves
 // every role.
 func TestBundleWithOneImageArchive(t *testing.T) {

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,8 @@ func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(
 	files := b.files(h.Spec.Role)
 	if h.DryRun() {
 		for _, f := range files {
-			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel][:12])
+			local, _ := b.local(f.Rel)
+			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", local, f.Dest, f.Mode, b.Sums[f.Rel][:12])
 		}
 		return nil, binariesReady(nil)
 	}
@@ -69,7 +71,7 @@ func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(
 	upload := func(files []bundleFile, limit int) ([]string, error) {
 		var done []string
 		err := remote.ForEach(ctx, files, limit, func(ctx context.Context, f bundleFile) error {
-			if err := uploadVerified(ctx, h, filepath.Join(b.Dir, f.Rel), f.Dest, f.Mode, b.Sums[f.Rel]); err != nil {
+			if err := uploadVerified(ctx, h, b, f); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -96,23 +98,41 @@ func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(
 	return changed, nil
 }
 
-// uploadVerified streams a local file to the node and checks its checksum
-// there before it replaces dest: a truncated or corrupted transfer never
-// lands under the real name.
-func uploadVerified(ctx context.Context, h *Host, local, dest string, mode os.FileMode, sum string) error {
-	f, err := os.Open(local)
+// uploadVerified streams a bundle file to the node, decompressing it there
+// if the bundle keeps it gzipped, and checks its checksum before it
+// replaces dest: a truncated or corrupted transfer never lands under the
+// real name. One session does it all.
+func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile) error {
+	local, gzipped := b.local(f.Rel)
+	in, err := os.Open(local)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	tmp := dest + ".kbs-upload"
-	if err := h.conn.WriteFile(ctx, tmp, f, mode, "root:root"); err != nil {
-		return fmt.Errorf("uploading %s: %w", dest, err)
+	defer in.Close()
+	decode := "cat"
+	if gzipped {
+		decode = "gzip -dc"
 	}
-	check := fmt.Sprintf("echo '%s  %s' | sha256sum --quiet -c - && mv -f %s %s", sum, tmp, quote(tmp), quote(dest))
-	if _, err := h.conn.Run(ctx, check, remote.Privileged()); err != nil {
-		_, _ = h.conn.Run(ctx, "rm -f "+quote(tmp), remote.Privileged())
-		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", dest, err)
+	script := fmt.Sprintf(`set -e
+dst=%s
+tmp="$dst.kbs-upload"
+trap 'rm -f "$tmp"' EXIT
+mkdir -p "$(dirname "$dst")"
+%s > "$tmp"
+chmod %04o "$tmp"
+chown root:root "$tmp"
+sync "$tmp" 2>/dev/null || true
+if ! echo "%s  $tmp" | sha256sum --quiet -c - >/dev/null 2>&1; then
+  echo "checksum mismatch" >&2; exit 3
+fi
+mv -f "$tmp" "$dst"
+trap - EXIT`, quote(f.Dest), decode, f.Mode.Perm(), b.Sums[f.Rel])
+	if _, err := h.conn.Run(ctx, script, remote.Privileged(), remote.Stdin(in)); err != nil {
+		var exit *remote.ExitError
+		if errors.As(err, &exit) && exit.Code == 3 {
+			return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", f.Dest, err)
+		}
+		return fmt.Errorf("uploading %s: %w", f.Dest, err)
 	}
 	return nil
 }
