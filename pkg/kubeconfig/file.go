@@ -110,18 +110,12 @@ func lock(path string) (func(), error) {
 	deadline := time.Now().Add(LockTimeout)
 	delay := 5 * time.Millisecond
 	for {
-		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
-			f.Close()
-			return func() { os.Remove(name) }, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
+		took, err := tryLock(filepath.Dir(path), name)
+		if err != nil {
 			return nil, fmt.Errorf("locking kubeconfig: %w", err)
 		}
-		if staleLock(name) {
-			os.Remove(name)
-			continue
+		if took {
+			return func() { os.Remove(name) }, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("kubeconfig %s is locked by another writer (%s): if no kubectl or kbs is running, remove the lock file", path, name)
@@ -131,17 +125,50 @@ func lock(path string) (func(), error) {
 	}
 }
 
-// staleLock says whether the lock names a process that no longer exists.
-func staleLock(name string) bool {
+// tryLock creates the lock, or takes it over from a writer that died,
+// once; false: a live writer holds it. kbs writers do this one at a time
+// (serialize), so a takeover never removes a lock another kbs just took.
+func tryLock(dir, name string) (bool, error) {
+	done, err := serialize(dir)
+	if err != nil {
+		return false, err
+	}
+	defer done()
+	for range 2 {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintf(f, "%d\n", os.Getpid())
+			f.Close()
+			return true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return false, err
+		}
+		stale, held := staleLock(name)
+		if !stale {
+			return false, nil
+		}
+		// Removed only if it still is the dead writer's: kubectl takes
+		// the lock without asking us.
+		if now, err := os.ReadFile(name); err == nil && string(now) == held {
+			os.Remove(name)
+		}
+	}
+	return false, nil
+}
+
+// staleLock says whether the lock names a process that no longer exists,
+// and returns what the lock held.
+func staleLock(name string) (bool, string) {
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return false // empty: client-go's, or ours half-written; wait
+		return false, "" // empty: client-go's, or ours half-written; wait
 	}
-	return processGone(pid)
+	return processGone(pid), string(b)
 }
 
 // removeStaleTemps deletes temp files a killed writer left beside target.
