@@ -72,12 +72,16 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
 		// containerd is configured and started as soon as its binaries are
 		// there, while the image archives still upload.
-		changed, err := installBundle(ctx, d, h, configure)
+		b, err := CheckBundle(c)
+		if err != nil {
+			return err
+		}
+		changed, err := installBundle(ctx, d, h, b, configure)
 		uploaded() // the workers' turn, while this host imports images
 		if err != nil {
 			return err
 		}
-		if err := importImages(ctx, d, h, restarted, changed); err != nil {
+		if err := importImages(ctx, d, h, b, restarted, changed); err != nil {
 			return err
 		}
 	} else {

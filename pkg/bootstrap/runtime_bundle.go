@@ -18,11 +18,7 @@ import (
 // on arrival. Once the binaries are in place it calls binariesReady with
 // those it changed, while the image archives may still be on their way.
 // It returns the destinations it changed.
-func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(changed []string) error) ([]string, error) {
-	b, err := CheckBundle(d.Cluster())
-	if err != nil {
-		return nil, err
-	}
+func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, binariesReady func(changed []string) error) ([]string, error) {
 	files := b.files(h.Spec.Role)
 	if h.DryRun() {
 		for _, f := range files {
@@ -99,9 +95,9 @@ func installBundle(ctx context.Context, d InitData, h *Host, binariesReady func(
 }
 
 // uploadVerified streams a bundle file to the node, decompressing it there
-// if the bundle keeps it gzipped, and checks its checksum before it
-// replaces dest: a truncated or corrupted transfer never lands under the
-// real name. One session does it all.
+// if the bundle keeps it gzipped, and has the node check its checksum
+// before it replaces dest: a truncated or corrupted transfer never lands
+// under the real name.
 func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile) error {
 	local, gzipped := b.local(f.Rel)
 	in, err := os.Open(local)
@@ -109,29 +105,15 @@ func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile) error
 		return err
 	}
 	defer in.Close()
-	decode := "cat"
+	opts := []remote.WriteOption{remote.SHA256(b.Sums[f.Rel])}
 	if gzipped {
-		decode = "gzip -dc"
+		opts = append(opts, remote.Gunzip())
 	}
-	script := fmt.Sprintf(`set -e
-dst=%s
-tmp="$dst.kbs-upload"
-trap 'rm -f "$tmp"' EXIT
-mkdir -p "$(dirname "$dst")"
-%s > "$tmp"
-chmod %04o "$tmp"
-chown root:root "$tmp"
-sync "$tmp" 2>/dev/null || true
-if ! echo "%s  $tmp" | sha256sum --quiet -c - >/dev/null 2>&1; then
-  echo "checksum mismatch" >&2; exit 3
-fi
-mv -f "$tmp" "$dst"
-trap - EXIT`, quote(f.Dest), decode, f.Mode.Perm(), b.Sums[f.Rel])
-	if _, err := h.conn.Run(ctx, script, remote.Privileged(), remote.Stdin(in)); err != nil {
-		var exit *remote.ExitError
-		if errors.As(err, &exit) && exit.Code == 3 {
-			return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", f.Dest, err)
-		}
+	err = h.conn.WriteFile(ctx, f.Dest, in, f.Mode, "root:root", opts...)
+	if errors.Is(err, remote.ErrChecksum) {
+		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", f.Dest, err)
+	}
+	if err != nil {
 		return fmt.Errorf("uploading %s: %w", f.Dest, err)
 	}
 	return nil
@@ -141,11 +123,7 @@ trap - EXIT`, quote(f.Dest), decode, f.Mode.Perm(), b.Sums[f.Rel])
 // containerd's k8s.io namespace: those that changed, all of them when
 // containerd restarted, or what is on the node when the sandbox image is
 // missing (an upload whose import was interrupted).
-func importImages(ctx context.Context, d InitData, h *Host, restarted bool, changed []string) error {
-	b, err := CheckBundle(d.Cluster())
-	if err != nil {
-		return err
-	}
+func importImages(ctx context.Context, d InitData, h *Host, b *Bundle, restarted bool, changed []string) error {
 	var archives []string
 	for _, f := range b.files(h.Spec.Role) {
 		if isImages(f.Rel) && (restarted || contains(changed, f.Dest)) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/remote"
@@ -173,44 +174,45 @@ func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b
 		cmd, meta.Compression = zstdWrap(cmd), CompressZstd
 	}
 	pr, pw := io.Pipe()
+	var streamErr atomic.Pointer[error]
 	go func() {
 		err := conn.Stream(cctx, cmd, pw, remote.Privileged())
 		if err != nil {
 			err = fmt.Errorf("%s: %w", c.Name, err)
 		}
+		streamErr.Store(&err)
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
 	if meta.Compression == "" {
 		return b.AddSource(meta, pr)
 	}
-	// A failed command reaches the decoder as a read error; it is what the
-	// manifest should say, not the decoder's view of a cut-off stream.
-	raw := &errRecorder{r: pr}
-	d, err := decompressing(raw)
+	d, err := decompressing(pr)
 	if err != nil {
 		return b.AddSource(meta, errReader{err})
 	}
 	defer d.Close()
-	return b.AddSource(meta, &errRecorder{r: d, prefer: raw})
-}
-
-// errRecorder passes reads through and remembers the first error other
-// than EOF; with prefer set, that reader's error replaces its own.
-type errRecorder struct {
-	r      io.Reader
-	err    error
-	prefer *errRecorder
-}
-
-func (e *errRecorder) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		if e.prefer != nil && e.prefer.err != nil {
-			err = e.prefer.err
+	return b.AddSource(meta, preferErr{d, func() error {
+		if e := streamErr.Load(); e != nil {
+			return *e
 		}
-		if e.err == nil {
-			e.err = err
+		return nil
+	}})
+}
+
+// preferErr reads r, but when a read fails and cause() has an error, that
+// is the error: a failed command reaches the decoder as a cut-off stream,
+// and the manifest should say what failed, not what the decoder made of it.
+type preferErr struct {
+	r     io.Reader
+	cause func() error
+}
+
+func (p preferErr) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		if c := p.cause(); c != nil {
+			err = c
 		}
 	}
 	return n, err

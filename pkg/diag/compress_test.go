@@ -59,13 +59,13 @@ func TestDecompressingReportsTheStreamsError(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	cut := io.MultiReader(bytes.NewReader(z.Bytes()[:z.Len()/2]), errReader{errors.New("h0: connection lost")})
-	raw := &errRecorder{r: cut}
-	d, err := decompressing(raw)
+	cause := errors.New("h0: connection lost")
+	cut := io.MultiReader(bytes.NewReader(z.Bytes()[:z.Len()/2]), errReader{cause})
+	d, err := decompressing(cut)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = io.ReadAll(&errRecorder{r: d, prefer: raw})
+	_, err = io.ReadAll(preferErr{d, func() error { return cause }})
 	if err == nil || !strings.Contains(err.Error(), "connection lost") {
 		t.Fatalf("got %v, want the stream's own error", err)
 	}

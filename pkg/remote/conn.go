@@ -214,20 +214,40 @@ func (c *conn) sudoPassword(ctx context.Context) ([]byte, error) {
 	return c.sudoPass, c.sudoErr
 }
 
-func (c *conn) WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string) error {
+// checksumExit is WriteFile's exit code for a file that arrived corrupted.
+const checksumExit = 97
+
+func (c *conn) WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string, opts ...WriteOption) error {
+	var o writeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	decode := "cat"
+	if o.gunzip {
+		decode = "gzip -dc"
+	}
+	check := ""
+	if o.sha256 != "" {
+		check = fmt.Sprintf(`echo "%s  $tmp" | sha256sum --quiet -c - >/dev/null 2>&1 || exit %d`, o.sha256, checksumExit)
+	}
 	script := fmt.Sprintf(`set -e
 dst=%s
 dir=$(dirname "$dst")
 mkdir -p "$dir"
 tmp=$(mktemp "$dir/.kbs-tmp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-cat > "$tmp"
+%s > "$tmp"
 chmod %04o "$tmp"
 %s
 sync "$tmp" 2>/dev/null || true
+%s
 mv -f "$tmp" "$dst"
-trap - EXIT`, shellQuote(path), mode.Perm(), chownLine(owner))
+trap - EXIT`, shellQuote(path), decode, mode.Perm(), chownLine(owner), check)
 	if _, err := c.Run(ctx, script, Privileged(), Stdin(r)); err != nil {
+		var exit *ExitError
+		if errors.As(err, &exit) && exit.Code == checksumExit {
+			err = ErrChecksum
+		}
 		return fmt.Errorf("writing %s on %s: %w", path, c.t.Name, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 )
@@ -37,7 +38,7 @@ type Conn interface {
 	Run(ctx context.Context, cmd string, opts ...RunOption) ([]byte, error)
 	// WriteFile replaces path atomically: a temporary file beside it is
 	// written, given mode and owner, synced and renamed over path.
-	WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string) error
+	WriteFile(ctx context.Context, path string, r io.Reader, mode os.FileMode, owner string, opts ...WriteOption) error
 	// Stream runs a command and copies its standard output into w as it
 	// comes, for outputs too large to hold (logs).
 	Stream(ctx context.Context, cmd string, w io.Writer, opts ...RunOption) error
@@ -45,6 +46,24 @@ type Conn interface {
 	ReadFile(ctx context.Context, path string, w io.Writer) error
 	Close() error
 }
+
+// WriteOption changes how WriteFile writes.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct {
+	gunzip bool
+	sha256 string
+}
+
+// Gunzip says r is gzip-compressed: the host decompresses it as it arrives.
+func Gunzip() WriteOption { return func(o *writeOptions) { o.gunzip = true } }
+
+// SHA256 has the host check the written file against sum (hex) before it
+// replaces path; a mismatch is ErrChecksum and leaves path as it was.
+func SHA256(sum string) WriteOption { return func(o *writeOptions) { o.sha256 = sum } }
+
+// ErrChecksum is a written file whose SHA-256 is not the one asked for.
+var ErrChecksum = errors.New("checksum mismatch")
 
 // RunOption changes how Run runs a command.
 type RunOption func(*runOptions)

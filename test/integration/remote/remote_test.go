@@ -4,10 +4,12 @@ package remote_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,6 +163,37 @@ func TestWriteAndReadFile(t *testing.T) {
 	var exit *remote.ExitError
 	if !errors.As(err, &exit) || !strings.Contains(exit.Stderr, "No such file") {
 		t.Fatalf("reading a missing file: %v", err)
+	}
+}
+
+// A gzipped upload is decompressed on the host and checked against its
+// checksum; a wrong checksum is ErrChecksum and leaves the old file.
+func TestWriteFileGunzipAndChecksum(t *testing.T) {
+	d := dialer(cluster.KnownHosts)
+	defer d.Close()
+	c, err := d.Dial(ctx(t), target(cluster.Nodes[0], "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("kubelet binary "), 100000)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	sum := fmt.Sprintf("%x", sha256.Sum256(data))
+	if err := c.WriteFile(ctx(t), "/etc/kbs-test-gz/file", bytes.NewReader(gz.Bytes()), 0o755, "", remote.Gunzip(), remote.SHA256(sum)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, c, "sha256sum /etc/kbs-test-gz/file | cut -d' ' -f1; stat -c %a /etc/kbs-test-gz/file"); got != sum+"\n755" {
+		t.Fatalf("written file: %q, want sum %s and mode 755", got, sum)
+	}
+	bad := strings.Repeat("0", 64)
+	err = c.WriteFile(ctx(t), "/etc/kbs-test-gz/file", bytes.NewReader(gz.Bytes()), 0o755, "", remote.Gunzip(), remote.SHA256(bad))
+	if !errors.Is(err, remote.ErrChecksum) {
+		t.Fatalf("a wrong checksum: %v, want ErrChecksum", err)
+	}
+	if got := mustRun(t, c, "sha256sum /etc/kbs-test-gz/file | cut -d' ' -f1; ls -a /etc/kbs-test-gz | grep -c kbs-tmp || true"); got != sum+"\n0" {
+		t.Fatalf("after the refused write: %q, want the old file and no temporary one", got)
 	}
 }
 
