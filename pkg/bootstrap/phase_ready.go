@@ -56,9 +56,11 @@ func waitReadyPhase() Phase[InitData] {
 	}
 }
 
-// waitClusterDNS waits until kubeadm's CoreDNS Deployment has all its
-// replicas available; a cluster without it (the addon skipped) has nothing
-// to wait for.
+// waitClusterDNS waits until kubeadm's CoreDNS Deployment is Available (as
+// kubectl wait --for=condition=Available does): one ready replica answers
+// for the cluster's DNS Service. Waiting for every replica would wait out
+// the others' readiness probes, every 10 s in kubeadm's manifest. A cluster
+// without the Deployment (the addon skipped) has nothing to wait for.
 func waitClusterDNS(ctx context.Context, d InitData, cs kubernetes.Interface, timeout time.Duration) error {
 	var dep *appsv1.Deployment
 	absent := false
@@ -72,12 +74,7 @@ func waitClusterDNS(ctx context.Context, d InitData, cs kubernetes.Interface, ti
 		if err != nil {
 			return false, nil
 		}
-		want := int32(1)
-		if dep.Spec.Replicas != nil {
-			want = *dep.Spec.Replicas
-		}
-		st := dep.Status
-		return st.ObservedGeneration >= dep.Generation && st.UpdatedReplicas == want && st.AvailableReplicas >= want, nil
+		return dep.Status.ObservedGeneration >= dep.Generation && deploymentAvailable(dep), nil
 	})
 	switch {
 	case err != nil:
@@ -88,6 +85,17 @@ func waitClusterDNS(ctx context.Context, d InitData, cs kubernetes.Interface, ti
 		d.Log("wait-ready", "", "cluster DNS available (coredns: %d of %d replicas)", dep.Status.AvailableReplicas, dep.Status.Replicas)
 	}
 	return nil
+}
+
+// deploymentAvailable says whether the Deployment's Available condition is
+// True: at least replicas minus maxUnavailable are ready.
+func deploymentAvailable(dep *appsv1.Deployment) bool {
+	for _, c := range dep.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // WaitNodesReady waits until every named node (comma-separated) is Ready.

@@ -76,12 +76,12 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 		if err != nil {
 			return err
 		}
-		changed, err := installBundle(ctx, d, h, b, configure)
-		uploaded() // the workers' turn, while this host imports images
+		changed, imported, err := installBundle(ctx, d, h, b, configure)
+		uploaded() // the workers' turn
 		if err != nil {
 			return err
 		}
-		if err := importImages(ctx, d, h, b, restarted, changed); err != nil {
+		if err := importImages(ctx, d, h, b, restarted, changed, imported); err != nil {
 			return err
 		}
 	} else {

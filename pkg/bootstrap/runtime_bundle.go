@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
@@ -15,24 +16,30 @@ import (
 
 // installBundle uploads the bundle's files whose checksum differs on the
 // node, several at a time on the host's one connection, and verifies each
-// on arrival. Once the binaries are in place it calls binariesReady with
-// those it changed, while the image archives may still be on their way.
-// It returns the destinations it changed.
-func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, binariesReady func(changed []string) error) ([]string, error) {
+// on arrival. The runtime's own binaries go first; once they are in place
+// it calls runtimeReady with those it changed (containerd is started
+// there), and the image archives are then imported as they upload, while
+// the other binaries follow beside them. It returns the destinations it
+// changed and the archives it imported.
+func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, runtimeReady func(changed []string) error) (changed, imported []string, err error) {
 	files := b.files(h.Spec.Role)
 	if h.DryRun() {
 		for _, f := range files {
 			local, _ := b.local(f.Rel)
-			h.plan("would upload %s to %s (mode %04o, sha256 %s) unless the node has it", local, f.Dest, f.Mode, b.Sums[f.Rel][:12])
+			how := "upload"
+			if isImages(f.Rel) {
+				how = "upload and import into containerd as it arrives"
+			}
+			h.plan("would %s %s to %s (mode %04o, sha256 %s) unless the node has it", how, local, f.Dest, f.Mode, b.Sums[f.Rel][:12])
 		}
-		return nil, binariesReady(nil)
+		return nil, nil, runtimeReady(nil)
 	}
 	dests := make([]string, len(files))
 	for i, f := range files {
 		dests[i] = quote(f.Dest)
 	}
 	if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+BinDir+" /usr/local/sbin "+CNIBinDir+" && install -d -m 0700 "+filepath.Dir(BundleImages)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	have := map[string]string{}
 	out, _, _ := h.Query(ctx, "sha256sum "+strings.Join(dests, " ")+" 2>/dev/null; true")
@@ -41,33 +48,32 @@ func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, binaries
 			have[path] = sum
 		}
 	}
-	var images, rest []bundleFile
+	var images, runtime, rest []bundleFile
 	for _, f := range files {
 		switch {
 		case have[f.Dest] == b.Sums[f.Rel]:
 		case isImages(f.Rel):
 			images = append(images, f)
+		case runtimeBinary(f.Rel):
+			runtime = append(runtime, f)
 		default:
 			rest = append(rest, f)
 		}
 	}
-	if len(images)+len(rest) == 0 {
+	if len(images)+len(runtime)+len(rest) == 0 {
 		d.Log("runtime", h.Spec.Name, "bundle files already in place (%d files, checksums match)", len(files))
-		return nil, binariesReady(nil)
+		return nil, nil, runtimeReady(nil)
 	}
 	if h.Spec.Role != cluster.RoleControlPlane {
 		if err := d.Uploads().Wait(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	var (
-		mu      sync.Mutex
-		changed []string
-	)
-	upload := func(files []bundleFile, limit int) ([]string, error) {
+	var mu sync.Mutex
+	upload := func(files []bundleFile, limit int, opts ...remote.WriteOption) ([]string, error) {
 		var done []string
 		err := remote.ForEach(ctx, files, limit, func(ctx context.Context, f bundleFile) error {
-			if err := uploadVerified(ctx, h, b, f); err != nil {
+			if err := uploadVerified(ctx, h, b, f, opts...); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -78,34 +84,65 @@ func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, binaries
 		})
 		return done, err
 	}
-	imagesDone := make(chan error, 1)
-	go func() { _, err := upload(images, 2); imagesDone <- err }()
-	bins, err := upload(rest, 3)
+	bins, err := upload(runtime, 3)
 	if err == nil {
-		err = binariesReady(bins)
+		err = runtimeReady(bins)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	imagesDone := make(chan error, 1)
+	go func() {
+		if len(images) == 0 {
+			imagesDone <- nil
+			return
+		}
+		d.Log("runtime", h.Spec.Name, "importing images into containerd as they upload")
+		defer h.timings.Remote("import images", time.Now())
+		var err error
+		imported, err = upload(images, 2, remote.Tee(importCmd("-")))
+		imagesDone <- err
+	}()
+	_, err = upload(rest, 3)
 	if ierr := <-imagesDone; err == nil {
 		err = ierr
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.Log("runtime", h.Spec.Name, "uploaded %d of %d bundle files", len(changed), len(files))
-	return changed, nil
+	return changed, imported, nil
+}
+
+// runtimeBinary says whether a bundle file is one containerd needs to run
+// (and ctr to import): these go first, so that images can be imported
+// while everything else uploads.
+func runtimeBinary(rel string) bool {
+	switch rel {
+	case "bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc":
+		return true
+	}
+	return false
+}
+
+// importCmd imports an image archive (a path, or - for standard input)
+// into the namespace the kubelet's CRI uses.
+func importCmd(archive string) string {
+	return "ctr -n k8s.io images import " + archive + " >/dev/null"
 }
 
 // uploadVerified streams a bundle file to the node, decompressing it there
 // if the bundle keeps it gzipped, and has the node check its checksum
 // before it replaces dest: a truncated or corrupted transfer never lands
 // under the real name.
-func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile) error {
+func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile, extra ...remote.WriteOption) error {
 	local, gzipped := b.local(f.Rel)
 	in, err := os.Open(local)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	opts := []remote.WriteOption{remote.SHA256(b.Sums[f.Rel])}
+	opts := append([]remote.WriteOption{remote.SHA256(b.Sums[f.Rel])}, extra...)
 	if gzipped {
 		opts = append(opts, remote.Gunzip())
 	}
@@ -123,14 +160,14 @@ func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile) error
 // containerd's k8s.io namespace: those that changed, all of them when
 // containerd restarted, or what is on the node when the sandbox image is
 // missing (an upload whose import was interrupted).
-func importImages(ctx context.Context, d InitData, h *Host, b *Bundle, restarted bool, changed []string) error {
+func importImages(ctx context.Context, d InitData, h *Host, b *Bundle, restarted bool, changed, imported []string) error {
 	var archives []string
 	for _, f := range b.files(h.Spec.Role) {
-		if isImages(f.Rel) && (restarted || contains(changed, f.Dest)) {
+		if isImages(f.Rel) && !contains(imported, f.Dest) && (restarted || contains(changed, f.Dest)) {
 			archives = append(archives, f.Dest)
 		}
 	}
-	if len(archives) == 0 {
+	if len(archives) == 0 && len(imported) == 0 {
 		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), SandboxImage(d.Cluster())) {
 			return nil
 		}
@@ -149,7 +186,7 @@ func importImages(ctx context.Context, d InitData, h *Host, b *Bundle, restarted
 	}
 	cmds := make([]string, len(archives))
 	for i, a := range archives {
-		cmds[i] = "ctr -n k8s.io images import " + a + " >/dev/null"
+		cmds[i] = importCmd(a)
 	}
 	return h.Exec(ctx, "import images", strings.Join(cmds, " && "))
 }

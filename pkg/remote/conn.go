@@ -236,13 +236,13 @@ dir=$(dirname "$dst")
 mkdir -p "$dir"
 tmp=$(mktemp "$dir/.kbs-tmp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-%s > "$tmp"
+%s%s
 chmod %04o "$tmp"
 %s
 sync "$tmp" 2>/dev/null || true
 %s
 mv -f "$tmp" "$dst"
-trap - EXIT`, shellQuote(path), decode, mode.Perm(), chownLine(owner), check)
+trap - EXIT`, shellQuote(path), decode, teeTo(o.tee), mode.Perm(), chownLine(owner), check)
 	if _, err := c.Run(ctx, script, Privileged(), Stdin(r)); err != nil {
 		var exit *ExitError
 		if errors.As(err, &exit) && exit.Code == checksumExit {
@@ -251,6 +251,16 @@ trap - EXIT`, shellQuote(path), decode, mode.Perm(), chownLine(owner), check)
 		return fmt.Errorf("writing %s on %s: %w", path, c.t.Name, err)
 	}
 	return nil
+}
+
+// teeTo writes the decoded stream to $tmp and, with a command, to that
+// command too. sh has no pipefail: only the command's status counts, so a
+// short write to $tmp is caught by the checksum (Tee asks for one).
+func teeTo(cmd string) string {
+	if cmd == "" {
+		return ` > "$tmp"`
+	}
+	return ` | tee "$tmp" | { ` + cmd + "\n}"
 }
 
 func chownLine(owner string) string {

@@ -53,6 +53,7 @@ type WriteOption func(*writeOptions)
 type writeOptions struct {
 	gunzip bool
 	sha256 string
+	tee    string
 }
 
 // Gunzip says r is gzip-compressed: the host decompresses it as it arrives.
@@ -61,6 +62,12 @@ func Gunzip() WriteOption { return func(o *writeOptions) { o.gunzip = true } }
 // SHA256 has the host check the written file against sum (hex) before it
 // replaces path; a mismatch is ErrChecksum and leaves path as it was.
 func SHA256(sum string) WriteOption { return func(o *writeOptions) { o.sha256 = sum } }
+
+// Tee has the host also feed the data, as it arrives, to cmd's standard
+// input — an image archive is imported while it uploads instead of after.
+// cmd's failure fails the write and leaves path as it was. Give SHA256 as
+// well: cmd sees the data before the checksum is checked.
+func Tee(cmd string) WriteOption { return func(o *writeOptions) { o.tee = cmd } }
 
 // ErrChecksum is a written file whose SHA-256 is not the one asked for.
 var ErrChecksum = errors.New("checksum mismatch")

@@ -197,6 +197,35 @@ func TestWriteFileGunzipAndChecksum(t *testing.T) {
 	}
 }
 
+// Tee feeds the upload to a command as it arrives (an image import) and
+// writes the file as well; the command's failure fails the write and keeps
+// the old file.
+func TestWriteFileTee(t *testing.T) {
+	d := dialer(cluster.KnownHosts)
+	defer d.Close()
+	c, err := d.Dial(ctx(t), target(cluster.Nodes[0], "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("image layer "), 200000)
+	sum := fmt.Sprintf("%x", sha256.Sum256(data))
+	fed := "sha256sum | cut -d' ' -f1 > /etc/kbs-test-tee.fed"
+	if err := c.WriteFile(ctx(t), "/etc/kbs-test-tee/archive", bytes.NewReader(data), 0o600, "", remote.SHA256(sum), remote.Tee(fed)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRun(t, c, "sha256sum /etc/kbs-test-tee/archive | cut -d' ' -f1; cat /etc/kbs-test-tee.fed"); got != sum+"\n"+sum {
+		t.Fatalf("file and command's input: %q, want both with sum %s", got, sum)
+	}
+	err = c.WriteFile(ctx(t), "/etc/kbs-test-tee/archive", bytes.NewReader([]byte("other")), 0o600, "", remote.Tee("cat >/dev/null; exit 3"))
+	var exit *remote.ExitError
+	if !errors.As(err, &exit) || exit.Code != 3 {
+		t.Fatalf("a failing command: %v, want its exit status 3", err)
+	}
+	if got := mustRun(t, c, "sha256sum /etc/kbs-test-tee/archive | cut -d' ' -f1; ls -a /etc/kbs-test-tee | grep -c kbs-tmp || true"); got != sum+"\n0" {
+		t.Fatalf("after the failed command: %q, want the old file and no temporary one", got)
+	}
+}
+
 // A non-root user with a sudo password: privileged commands and file writes
 // work, the password reaches sudo only (never the command or the file), and
 // a wrong password is reported without being echoed.
