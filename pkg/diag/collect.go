@@ -35,9 +35,6 @@ type Options struct {
 	Compress string
 
 	zstd bool // this node's logs travel through zstd (set per node)
-	// frames: and cut into independent frames, which the bundle keeps as
-	// they came where redaction changes nothing (set per node).
-	frames bool
 }
 
 // journal is the journalctl invocation for one unit ("" for kernel: -k).
@@ -173,11 +170,7 @@ func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b
 	defer cancel()
 	meta := Source{Node: node, Name: c.Name, Transport: "ssh"}
 	cmd := c.Cmd
-	framed := o.zstd && o.frames && c.Log
-	switch {
-	case framed:
-		cmd, meta.Compression = zstdFramesWrap(cmd), CompressZstd
-	case o.zstd && c.Log:
+	if o.zstd && c.Log {
 		cmd, meta.Compression = zstdWrap(cmd), CompressZstd
 	}
 	pr, pw := io.Pipe()
@@ -191,24 +184,20 @@ func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
-	cause := func() error {
-		if e := streamErr.Load(); e != nil {
-			return *e
-		}
-		return nil
-	}
-	switch {
-	case meta.Compression == "":
+	if meta.Compression == "" {
 		return b.AddSource(meta, pr)
-	case framed:
-		return b.AddFrames(meta, preferErr{pr, cause})
 	}
 	d, err := decompressing(pr)
 	if err != nil {
 		return b.AddSource(meta, errReader{err})
 	}
 	defer d.Close()
-	return b.AddSource(meta, preferErr{d, cause})
+	return b.AddSource(meta, preferErr{d, func() error {
+		if e := streamErr.Load(); e != nil {
+			return *e
+		}
+		return nil
+	}})
 }
 
 // preferErr reads r, but when a read fails and cause() has an error, that

@@ -167,7 +167,6 @@ func (c *Collector) collectVia(ctx context.Context, via string, t Target, b *Bun
 			s := probe.ClockOffset.Seconds()
 			info.ClockOffsetSeconds = &s
 			o.zstd = probe.Zstd && o.Compress != CompressNone
-			o.frames = probe.Frames
 		}
 		return CollectNode(ctx, conn, t.Name, t.Role, b, o), nil
 	case ViaAPI:
