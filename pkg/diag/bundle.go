@@ -21,8 +21,9 @@ type Source struct {
 	Node string `json:"node"`
 	Name string `json:"name"`
 	Path string `json:"path"` // inside the bundle, as WalkBundle names it
-	// Stored is the archive entry: Path + ".gz", each source compressed on
-	// its own so that it is spooled compressed (see Add).
+	// Stored is the archive entry, each source compressed on its own so
+	// that it is spooled compressed (see Add): Path + ".gz", or Path +
+	// ".zst" for a log kept as the node compressed it (see AddZstd).
 	Stored    string `json:"stored"`
 	Transport string `json:"transport"`
 	// Compression is how the source travelled from the node ("zstd"), if
@@ -104,34 +105,34 @@ func (b *Bundle) Add(node, name, transport string, r io.Reader) Source {
 
 // AddSource is Add with more of the manifest entry given: its node, name,
 // transport and compression.
-func (b *Bundle) AddSource(src Source, r io.Reader) Source {
+func (b *Bundle) AddSource(src Source, r io.Reader) Source { return b.add(src, r, nil) }
+
+// add streams r through the redactor into the source's entry: gzip, or —
+// with kept, the node's zstd stream of r — that stream itself, as long as
+// redaction changes nothing in it.
+func (b *Bundle) add(src Source, r io.Reader, kept *keptStream) Source {
 	start := time.Now()
 	src.Path, src.Status = path.Join(src.Node, src.Name), "ok"
-	src.Stored = src.Path + ".gz"
 	spool, err := os.CreateTemp("", "kbs-diag-")
 	if err != nil {
 		return b.record(src, start, err)
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
-	// The source is compressed on its way into the spool: a gigabyte of log
-	// costs the disk a few megabytes twice instead of a gigabyte twice, and
-	// the redactor's line-sized writes are buffered.
-	gz, _ := gzip.NewWriterLevel(spool, gzip.BestSpeed)
-	// Compression (and the analyzers' scan) run beside redaction, on the
-	// other core.
-	var out io.Writer = gz
 	var feed io.WriteCloser
 	if b.an != nil {
 		feed = b.an.feed(src.Path)
-		out = io.MultiWriter(gz, feed)
 	}
-	aw := newAsyncWriter(out)
-	var sink io.Writer = aw
-	var red *Redactor
+	es := &entrySink{spool: spool, feed: feed}
+	if kept == nil {
+		es.startGzip(nil)
+	} else {
+		es.kept = kept
+	}
+	var sink io.Writer = es
 	if b.redact {
-		red = NewRedactor(aw)
-		sink = red
+		es.red = NewRedactor(es)
+		sink = es.red
 	}
 	in := r
 	if b.maxBytes > 0 {
@@ -144,20 +145,32 @@ func (b *Bundle) AddSource(src Source, r io.Reader) Source {
 			src.Truncated = true // more was there; the cap keeps bundles bounded
 		}
 	}
-	if red != nil {
-		if err := red.Close(); err != nil && copyErr == nil {
+	if es.red != nil {
+		if err := es.red.Close(); err != nil && copyErr == nil {
 			copyErr = err
 		}
-		src.Redactions = red.Counts()
+		src.Redactions = es.red.Counts()
 	}
-	if err := errors.Join(aw.Close(), gz.Close()); err != nil && copyErr == nil {
+	entry := spool
+	if es.kept != nil && !src.Truncated && copyErr == nil {
+		// Nothing was changed, cut or lost: the node's stream is the entry.
+		src.Stored = src.Path + ".zst"
+		entry, err = es.kept.finish()
+	} else {
+		src.Stored = src.Path + ".gz"
+		if es.kept != nil {
+			err = es.toGzip() // what arrived, as far as it was read
+		}
+		err = errors.Join(err, es.closeGzip())
+	}
+	if err != nil && copyErr == nil {
 		copyErr = err
 	}
 	if feed != nil {
 		_ = feed.Close() // a scan's own failure is the analyzer's to report
 	}
 	src.Bytes = n
-	if _, err = b.writeEntry(src.Stored, spool); err != nil {
+	if _, err = b.writeEntry(src.Stored, entry); err != nil {
 		return b.record(src, start, err)
 	}
 	return b.record(src, start, copyErr)

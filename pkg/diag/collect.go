@@ -187,17 +187,12 @@ func collectOne(ctx context.Context, conn remote.Conn, node string, c Command, b
 	if meta.Compression == "" {
 		return b.AddSource(meta, pr)
 	}
-	d, err := decompressing(pr)
-	if err != nil {
-		return b.AddSource(meta, errReader{err})
-	}
-	defer d.Close()
-	return b.AddSource(meta, preferErr{d, func() error {
+	return b.AddZstd(meta, pr, func() error {
 		if e := streamErr.Load(); e != nil {
 			return *e
 		}
 		return nil
-	}})
+	})
 }
 
 // preferErr reads r, but when a read fails and cause() has an error, that

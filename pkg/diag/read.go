@@ -31,6 +31,19 @@ func WalkBundle(path string, fn func(name string, r io.Reader) error) error {
 		if err != nil {
 			return fmt.Errorf("reading bundle %s: %w", path, err)
 		}
+		if name, ok := strings.CutSuffix(h.Name, ".zst"); ok {
+			// A log kept as the node compressed it (see AddZstd).
+			zr, err := decompressing(tr)
+			if err != nil {
+				return fmt.Errorf("bundle %s: %s: %w", path, h.Name, err)
+			}
+			err = fn(name, zr)
+			zr.Close()
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if name, ok := strings.CutSuffix(h.Name, ".gz"); ok {
 			// Sources are stored compressed one by one; callers see them plain.
 			zr, err := gzip.NewReader(tr)

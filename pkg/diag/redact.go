@@ -154,6 +154,9 @@ func (r *Redactor) Close() error {
 	return r.err
 }
 
+// Changed says whether the redactor has changed anything it passed on.
+func (r *Redactor) Changed() bool { return len(r.counts) > 0 }
+
 // Counts reports replacements per rule (never the values).
 func (r *Redactor) Counts() map[string]int { return r.counts }
 
