@@ -94,6 +94,22 @@ func TestCollectNodeOverSSH(t *testing.T) {
 				t.Errorf("--compress %s: %s travelled as %q", compress, src.Name, src.Compression)
 			}
 		}
+		// With zstd, a log redaction left alone is kept as the node's own
+		// stream; the kubelet journal, whose token was redacted, is not.
+		if compress == diag.CompressAuto {
+			kept := 0
+			for _, src := range m.Sources {
+				switch {
+				case src.Name == "journal/kubelet.log" && src.Stored != src.Path+".gz":
+					t.Errorf("the kubelet journal, redacted, is stored as %s", src.Stored)
+				case strings.HasSuffix(src.Stored, ".zst"):
+					kept++
+				}
+			}
+			if kept == 0 {
+				t.Error("no log was kept as the node compressed it")
+			}
+		}
 	}
 	if journals[diag.CompressNone] != journals[diag.CompressAuto] {
 		t.Errorf("the kubelet journal differs with zstd:\n%q\n%q", journals[diag.CompressNone], journals[diag.CompressAuto])
