@@ -177,9 +177,20 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 		}
 		return nil
 	})
+	senders := map[string][]string{} // by receiving host
+	for _, p := range ps {
+		if p.proto == "udp" && !r.vxlan[p.to.Name] {
+			senders[p.to.Name] = append(senders[p.to.Name], "kbs-probe-from-"+p.from.Name)
+		}
+	}
 	received := map[string]string{}
 	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
-		got, _, _ := h.Query(ctx, "sleep 0.5; cat /tmp/kbs-udp-8472 2>/dev/null || true")
+		want := senders[h.Spec.Name]
+		if len(want) == 0 {
+			return nil
+		}
+		// Up to half a second for the datagrams, but no longer than they take.
+		got, _, _ := h.Query(ctx, fmt.Sprintf(`f=/tmp/kbs-udp-8472; for i in $(seq 10); do all=1; for w in %s; do grep -qx "$w" $f 2>/dev/null || all=0; done; [ $all = 1 ] && break; sleep 0.05; done; cat $f 2>/dev/null || true`, strings.Join(want, " ")))
 		mu.Lock()
 		received[h.Spec.Name] = got
 		mu.Unlock()
