@@ -61,12 +61,24 @@ func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
 		uploaded = d.Uploads().First()
 		defer uploaded()
 	}
-	if err := prepareKernel(ctx, d, h); err != nil {
-		return err
-	}
 	var restarted bool
 	configure := func(changed []string) (err error) {
 		restarted, err = configureContainerd(ctx, d, h, changed)
+		return err
+	}
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle && !h.DryRun() {
+		// The kernel is prepared while containerd's binaries upload; containerd
+		// starts only once both are done.
+		kernel := make(chan error, 1)
+		go func() { kernel <- prepareKernel(ctx, d, h) }()
+		upload := configure
+		configure = func(changed []string) error {
+			if err := <-kernel; err != nil {
+				return err
+			}
+			return upload(changed)
+		}
+	} else if err := prepareKernel(ctx, d, h); err != nil {
 		return err
 	}
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
