@@ -163,13 +163,17 @@ func (b *Bundle) add(src Source, r io.Reader, kept *keptStream) Source {
 		}
 		err = errors.Join(err, es.closeGzip())
 	}
-	if err != nil && copyErr == nil {
-		copyErr = err
-	}
 	if feed != nil {
 		_ = feed.Close() // a scan's own failure is the analyzer's to report
 	}
 	src.Bytes = n
+	if entry == nil { // the kept stream could not be written here
+		src.Stored = ""
+		return b.record(src, start, err)
+	}
+	if err != nil && copyErr == nil {
+		copyErr = err
+	}
 	if _, err = b.writeEntry(src.Stored, entry); err != nil {
 		return b.record(src, start, err)
 	}

@@ -192,3 +192,36 @@ func TestZstdFramesRefuses(t *testing.T) {
 		t.Fatalf("plain text: %v", err)
 	}
 }
+
+// When the node's stream cannot be kept here (a full disk), the source is
+// recorded as failed, with the reason, and the bundle goes on.
+func TestAddZstdKeptStreamFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.tar.gz")
+	b, err := NewBundle(path, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := newKeptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.close()
+	kept.f.Close() // every write now fails
+	stream := nodeZstd(t, cleanLog, cleanLog)
+	d, err := decompressing(io.TeeReader(newZstdFrames(bytes.NewReader(stream)), kept))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	src := b.add(Source{Node: "n", Name: "kubelet.log"}, d, kept)
+	if src.Status != "failed" || !strings.Contains(src.Error, "closed") || src.Stored != "" {
+		t.Fatalf("source %+v, want failed with the reason", src)
+	}
+	b.Add("n", "other.log", "ssh", strings.NewReader("still collected\n"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBundle(t, path)["n/other.log"]; got != "still collected\n" {
+		t.Fatalf("the next source: %q", got)
+	}
+}
