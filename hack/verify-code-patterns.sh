@@ -24,5 +24,21 @@ rule "Commands return errors; kubectl's CheckErr calls os.Exit inside a command:
   'cmdutil\.CheckErr' '*.go'
 rule "Bootstrap joins always pin the CA hash:" \
   'unsafeSkipCAVerification|discovery-token-unsafe-skip-ca-verification' '*.go' ':!*_test.go'
+rule "Every value that reaches a shell is quoted by one helper, pkg/shell's Quote:" \
+  "'\\\\''" '*.go' ':!pkg/shell/**' ':!*_test.go'
+
+# Arrows point one way: a capability never imports another (they share the
+# building blocks: host, state, workflow, etcdhost, remote, pki, ...).
+caps=(bootstrap upgrade users inspect diag etcd)
+for c in "${caps[@]}"; do
+  [[ -d pkg/$c ]] || continue
+  imports=$(go list -f '{{join .Imports "\n"}}' "./pkg/$c")
+  for d in "${caps[@]}"; do
+    if [[ $c != "$d" ]] && grep -qx "github.com/kubectl-kbs/kbs/pkg/$d" <<<"$imports"; then
+      printf 'A capability never imports another: pkg/%s imports pkg/%s\n\n' "$c" "$d" >&2
+      fail=1
+    fi
+  done
+done
 
 exit $fail

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 // controlPlaneComponents restart after a renewal, in this order: the API
@@ -21,7 +22,7 @@ var controlPlaneComponents = []string{"kube-apiserver", "kube-controller-manager
 func RenewCerts(ctx context.Context, d InitData) error {
 	cps := d.Cluster().HostsWithRole(cluster.RoleControlPlane)
 	for i, cp := range cps {
-		err := d.OnHosts(ctx, []cluster.Host{cp}, func(ctx context.Context, h *Host) error {
+		err := d.OnHosts(ctx, []cluster.Host{cp}, func(ctx context.Context, h *host.Host) error {
 			if err := renewOn(ctx, d, h); err != nil {
 				return err
 			}
@@ -37,14 +38,14 @@ func RenewCerts(ctx context.Context, d InitData) error {
 	return nil
 }
 
-func renewOn(ctx context.Context, d InitData, h *Host) error {
+func renewOn(ctx context.Context, d InitData, h *host.Host) error {
 	start := time.Now()
 	if err := runKubeadm(ctx, h, "renew the kubeadm certificates", "certs renew all", "/var/log/kbs-certs-renew.log"); err != nil {
 		return err
 	}
 	d.Log("certs", h.Spec.Name, "kubeadm certs renew all done in %s", time.Since(start).Round(100*time.Millisecond))
 	for _, c := range controlPlaneComponents {
-		if err := RestartStaticPod(ctx, d, h, c); err != nil {
+		if err := host.RestartStaticPod(ctx, d.State().AdminKubeconfig(), h, c); err != nil {
 			return err
 		}
 		d.Log("certs", h.Spec.Name, "%s restarted with its renewed certificates", c)

@@ -1,11 +1,9 @@
 package bootstrap
 
 import (
-	"context"
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -31,18 +29,4 @@ func adminClient(d InitData) (kubernetes.Interface, *rest.Config, error) {
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	return cs, cfg, err
-}
-
-// apiReady waits until the API server answers /readyz with the admin
-// credentials.
-func apiReady(ctx context.Context, cs kubernetes.Interface, timeout time.Duration) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		_, last = cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return last == nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the API server is not ready: %v (on the control plane: crictl ps -a; journalctl -u kubelet)", last)
-	}
-	return nil
 }

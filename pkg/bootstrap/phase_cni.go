@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 //go:embed manifests/*.yaml
@@ -87,8 +88,8 @@ func RenderCNI(c *cluster.Cluster) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-func cniPhase() Phase[InitData] {
-	return Phase[InitData]{
+func cniPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "cni",
 		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
 		// The rollout is awaited while the workers join: a worker's kubelet

@@ -5,10 +5,13 @@ import (
 	"fmt"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
-func etcdClientCertsPhase() Phase[InitData] {
-	return Phase[InitData]{
+func etcdClientCertsPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "etcd-client-certs",
 		Short: "copy the etcd CA and the API server's etcd client certificate to the control-plane hosts",
 		Run: func(ctx context.Context, d InitData) error {
@@ -16,12 +19,12 @@ func etcdClientCertsPhase() Phase[InitData] {
 			if err != nil {
 				return err
 			}
-			files := []File{
-				{Path: KubeEtcdCA, Data: p.CA.CertPEM, Mode: 0o644, Summary: certSummary(p.CA.CertPEM, false)},
-				{Path: KubeEtcdClientCert, Data: p.Client.CertPEM, Mode: 0o644, Summary: certSummary(p.Client.CertPEM, false)},
-				{Path: KubeEtcdClientKey, Data: p.Client.KeyPEM, Mode: 0o600, Secret: true},
+			files := []host.File{
+				{Path: host.KubeEtcdCA, Data: p.CA.CertPEM, Mode: 0o644, Summary: etcdhost.CertSummary(p.CA.CertPEM, false)},
+				{Path: host.KubeEtcdClientCert, Data: p.Client.CertPEM, Mode: 0o644, Summary: etcdhost.CertSummary(p.Client.CertPEM, false)},
+				{Path: host.KubeEtcdClientKey, Data: p.Client.KeyPEM, Mode: 0o600, Secret: true},
 			}
-			return d.OnHosts(ctx, d.Cluster().HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *Host) error {
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *host.Host) error {
 				for _, f := range files {
 					changed, err := h.EnsureFile(ctx, f)
 					if err != nil {
@@ -37,8 +40,8 @@ func etcdClientCertsPhase() Phase[InitData] {
 	}
 }
 
-func kubeadmConfigPhase() Phase[InitData] {
-	return Phase[InitData]{
+func kubeadmConfigPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "kubeadm-config",
 		Short: "write the kubeadm v1beta4 configuration (external etcd) to the first control-plane host and validate it there with kubeadm",
 		Run: func(ctx context.Context, d InitData) error {
@@ -47,8 +50,8 @@ func kubeadmConfigPhase() Phase[InitData] {
 				return err
 			}
 			first := d.Cluster().HostsWithRole(cluster.RoleControlPlane)[:1]
-			return d.OnHosts(ctx, first, func(ctx context.Context, h *Host) error {
-				if _, err := h.EnsureFile(ctx, File{Path: KubeadmConfigPath, Data: cfg, Mode: 0o600}); err != nil {
+			return d.OnHosts(ctx, first, func(ctx context.Context, h *host.Host) error {
+				if _, err := h.EnsureFile(ctx, host.File{Path: KubeadmConfigPath, Data: cfg, Mode: 0o600}); err != nil {
 					return err
 				}
 				if _, ok, _ := h.Query(ctx, "command -v kubeadm"); !ok && !h.DryRun() {
@@ -66,9 +69,12 @@ func kubeadmConfigPhase() Phase[InitData] {
 	}
 }
 
+// InitWorkflow is `kubectl kbs init`: its phases, checked as they are built.
+func InitWorkflow() *workflow.Runner[InitData] { return workflow.Must(InitPhases()...) }
+
 // InitPhases are the phases of `kubectl kbs init`, in order.
-func InitPhases() []Phase[InitData] {
-	return []Phase[InitData]{
+func InitPhases() []workflow.Phase[InitData] {
+	return []workflow.Phase[InitData]{
 		preflightPhase(),
 		etcdPKIPhase(),
 		runtimePhase(),

@@ -6,18 +6,19 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
-func etcdPhase() Phase[InitData] {
-	return Phase[InitData]{
+func etcdPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:   "etcd",
 		Short:  "install etcd on the etcd hosts as etcd.service with client- and peer-certificate auth, and wait until healthy",
 		Run:    runEtcd,
@@ -30,7 +31,7 @@ func runEtcd(ctx context.Context, d InitData) error {
 	if err != nil {
 		return err
 	}
-	err = d.OnHosts(ctx, d.Cluster().HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *Host) error {
+	err = d.OnHosts(ctx, d.Cluster().HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *host.Host) error {
 		return installEtcd(ctx, d, h, p)
 	})
 	if err != nil || d.DryRun() {
@@ -41,103 +42,18 @@ func runEtcd(ctx context.Context, d InitData) error {
 	return etcdHealthy(ctx, d, 2*time.Minute)
 }
 
-func installEtcd(ctx context.Context, d InitData, h *Host, p *EtcdPKI) error {
-	changed, err := InstallEtcdFiles(ctx, d.Cluster(), h, p, nil)
+func installEtcd(ctx context.Context, d InitData, h *host.Host, p *etcdhost.PKI) error {
+	changed, err := etcdhost.InstallFiles(ctx, d.Cluster(), h, p, nil)
 	if err != nil {
 		return err
 	}
 	return startEtcd(ctx, d, h, changed)
 }
 
-// InstallEtcdFiles places etcd's binaries, certificates and unit on h, and
-// the initial-cluster environment: initial when given (a member joining an
-// existing cluster), else the spec's new cluster unless the member already
-// has data. It returns the paths it changed.
-func InstallEtcdFiles(ctx context.Context, c *cluster.Cluster, h *Host, p *EtcdPKI, initial []byte) ([]string, error) {
-	changed, err := installEtcdBinaries(ctx, c, h)
-	if err != nil {
-		return nil, err
-	}
-	unit, err := RenderEtcdUnit(c, h.Spec)
-	if err != nil {
-		return nil, err
-	}
-	pkiFile := func(name string, data []byte, secret bool) File {
-		mode := os.FileMode(0o644)
-		if secret {
-			mode = 0o600
-		}
-		return File{Path: EtcdPKIDir + "/" + name, Data: data, Mode: mode, Secret: secret, Summary: certSummary(data, secret)}
-	}
-	files := []File{
-		pkiFile("ca.crt", p.CA.CertPEM, false),
-		pkiFile("server.crt", p.Server[h.Spec.Name].CertPEM, false),
-		pkiFile("server.key", p.Server[h.Spec.Name].KeyPEM, true),
-		pkiFile("peer.crt", p.Peer[h.Spec.Name].CertPEM, false),
-		pkiFile("peer.key", p.Peer[h.Spec.Name].KeyPEM, true),
-		{Path: EtcdUnitPath, Data: unit, Mode: 0o644},
-	}
-	if err := h.Exec(ctx, "create directories", fmt.Sprintf("install -d -m 0700 %s %s", quote(EtcdPKIDir), quote(c.Spec.Etcd.DataDir))); err != nil {
-		return nil, err
-	}
-	// A member that has data is past its first start: how it joined (maybe
-	// by `kbs etcd member add`) stays as it was.
-	if initial == nil {
-		if _, member, _ := h.Query(ctx, fmt.Sprintf("test -d %s/member && test -f %s", quote(c.Spec.Etcd.DataDir), EtcdInitialEnvPath)); !member {
-			initial = RenderEtcdInitialEnv(SpecInitialMembers(c), "new", ClusterToken(c))
-		}
-	}
-	if initial != nil {
-		files = append(files, File{Path: EtcdInitialEnvPath, Data: initial, Mode: 0o644})
-	}
-	for _, f := range files {
-		ch, err := h.EnsureFile(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		if ch {
-			changed = append(changed, f.Path)
-		}
-	}
-	return changed, nil
-}
-
-// installEtcdBinaries uploads spec.etcd.binary (and etcdctl and etcdutl
-// beside it), or checks that the host already runs the spec's etcd version.
-func installEtcdBinaries(ctx context.Context, c *cluster.Cluster, h *Host) ([]string, error) {
-	e := c.Spec.Etcd
-	if e.Binary == "" {
-		out, ok, _ := h.Query(ctx, EtcdBinary+" --version")
-		if h.DryRun() || (ok && strings.Contains(out, "etcd Version: "+strings.TrimPrefix(e.Version, "v"))) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("etcd %s is not installed at %s, and kbs does not download releases yet: set spec.etcd.binary to a local etcd binary (with etcdctl beside it) for kbs to upload", e.Version, EtcdBinary)
-	}
-	var changed []string
-	dir := filepath.Dir(e.Binary)
-	for _, b := range [][2]string{{e.Binary, EtcdBinary}, {filepath.Join(dir, "etcdctl"), EtcdCtl}, {filepath.Join(dir, "etcdutl"), EtcdUtl}} {
-		local, remotePath := b[0], b[1]
-		if _, err := os.Stat(local); err != nil {
-			if remotePath != EtcdBinary {
-				continue // etcdctl is a convenience; etcdutl is checked by restore
-			}
-			return nil, fmt.Errorf("spec.etcd.binary: %w", err)
-		}
-		ch, err := h.EnsureLocalFile(ctx, local, remotePath, 0o755)
-		if err != nil {
-			return nil, err
-		}
-		if ch {
-			changed = append(changed, remotePath)
-		}
-	}
-	return changed, nil
-}
-
 // startEtcd restarts etcd only when one of its files changed, so a re-run of
 // an unchanged spec never interrupts it. --no-block: members of a new
 // cluster wait for each other, and a blocking start on one would hang.
-func startEtcd(ctx context.Context, d InitData, h *Host, changed []string) error {
+func startEtcd(ctx context.Context, d InitData, h *host.Host, changed []string) error {
 	if len(changed) == 0 {
 		d.Log("etcd", h.Spec.Name, "unchanged; making sure etcd.service is enabled and started")
 		return h.Exec(ctx, "start etcd", "systemctl enable --quiet etcd.service && systemctl start --no-block etcd.service")
@@ -157,7 +73,7 @@ func etcdHealthy(ctx context.Context, d InitData, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	for _, ep := range EtcdEndpoints(d.Cluster()) {
+	for _, ep := range etcdhost.Endpoints(d.Cluster()) {
 		var last error
 		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 			last = etcdHealth(ctx, client, ep)
@@ -171,7 +87,7 @@ func etcdHealthy(ctx context.Context, d InitData, timeout time.Duration) error {
 	return nil
 }
 
-func etcdHTTPClient(p *EtcdPKI) (*http.Client, error) {
+func etcdHTTPClient(p *etcdhost.PKI) (*http.Client, error) {
 	pair, err := tls.X509KeyPair(p.Client.CertPEM, p.Client.KeyPEM)
 	if err != nil {
 		return nil, err

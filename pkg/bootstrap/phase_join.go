@@ -11,11 +11,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
-func joinPhase() Phase[InitData] {
-	return Phase[InitData]{
+func joinPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "join",
 		Short: "join the workers that are not nodes yet with kubeadm join: one token per run (1 h, deleted afterwards), the cluster CA hash pinned, in parallel",
 		Run: func(ctx context.Context, d InitData) error {
@@ -33,7 +35,7 @@ func JoinWorkers(ctx context.Context, d InitData, workers []cluster.Host) error 
 	}
 	caHash := pki.SPKIHash(ca.Cert)
 	if d.DryRun() {
-		return d.OnHosts(ctx, workers, func(ctx context.Context, h *Host) error {
+		return d.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error {
 			return joinOne(ctx, d, h, "<token created at join time>", caHash)
 		})
 	}
@@ -65,7 +67,7 @@ func JoinWorkers(ctx context.Context, d InitData, workers []cluster.Host) error 
 	}
 	defer deleteJoinToken(context.WithoutCancel(ctx), cs, token)
 	d.Log("join", "", "joining %s (token valid 1h, CA %s)", hostNames(todo), caHash)
-	return d.OnHosts(ctx, todo, func(ctx context.Context, h *Host) error {
+	return d.OnHosts(ctx, todo, func(ctx context.Context, h *host.Host) error {
 		return joinOne(ctx, d, h, token, caHash)
 	})
 }
@@ -78,7 +80,7 @@ func hostNames(hs []cluster.Host) string {
 	return strings.Join(names, ", ")
 }
 
-func joinOne(ctx context.Context, d InitData, h *Host, token, caHash string) error {
+func joinOne(ctx context.Context, d InitData, h *host.Host, token, caHash string) error {
 	if out, ok, _ := h.Query(ctx, "test -s /etc/kubernetes/kubelet.conf && echo joined"); ok && out == "joined" {
 		return fmt.Errorf("%s has /etc/kubernetes/kubelet.conf but is not a node of the cluster: it belongs to another cluster or was deleted; run `kubectl kbs reset -f SPEC %s` and join again", h.Spec.Name, h.Spec.Name)
 	}

@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // Files of the control plane.
@@ -30,8 +33,8 @@ var resumeIgnores = []string{
 	"Port-6443", "Port-10257", "Port-10259", "Port-10250",
 }
 
-func controlPlanePhase() Phase[InitData] {
-	return Phase[InitData]{
+func controlPlanePhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "control-plane",
 		Short: "kubeadm init on the first control-plane host with kbs's cluster CA and a one-hour token (kubeadm init --dry-run first), then admin.conf into your kubeconfig as context <cluster>",
 		Run:   runControlPlane,
@@ -40,7 +43,7 @@ func controlPlanePhase() Phase[InitData] {
 			if err != nil {
 				return err
 			}
-			return apiReady(ctx, cs, 5*time.Second)
+			return host.APIReady(ctx, cs, 5*time.Second)
 		},
 	}
 }
@@ -52,8 +55,8 @@ func runControlPlane(ctx context.Context, d InitData) error {
 		return err
 	}
 	first := c.HostsWithRole(cluster.RoleControlPlane)[:1]
-	return d.OnHosts(ctx, first, func(ctx context.Context, h *Host) error {
-		if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+KubePKIDir+" /etc/kbs"); err != nil {
+	return d.OnHosts(ctx, first, func(ctx context.Context, h *host.Host) error {
+		if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+host.KubePKIDir+" /etc/kbs"); err != nil {
 			return err
 		}
 		for _, f := range files {
@@ -73,7 +76,7 @@ func runControlPlane(ctx context.Context, d InitData) error {
 			d.Log("control-plane", h.Spec.Name, "already initialized (admin.conf present, API server ready); not running kubeadm init")
 		}
 		if h.DryRun() {
-			h.plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), c.Metadata.Name)
+			h.Plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), c.Metadata.Name)
 			return nil
 		}
 		return fetchAdmin(ctx, d, h)
@@ -81,7 +84,7 @@ func runControlPlane(ctx context.Context, d InitData) error {
 }
 
 // kubePKIFiles are the CAs kbs owns, as files for the control plane.
-func kubePKIFiles(d InitData) ([]File, error) {
+func kubePKIFiles(d InitData) ([]host.File, error) {
 	ca, created, err := d.State().KubernetesCA()
 	if err != nil {
 		return nil, err
@@ -93,22 +96,22 @@ func kubePKIFiles(d InitData) ([]File, error) {
 	if created {
 		d.Log("control-plane", "", "created the cluster CA in %s (join hash %s)", d.State().Dir, pki.SPKIHash(ca.Cert))
 	}
-	return []File{
-		{Path: KubePKIDir + "/ca.crt", Data: ca.CertPEM, Mode: 0o644, Summary: certSummary(ca.CertPEM, false)},
-		{Path: KubePKIDir + "/ca.key", Data: ca.KeyPEM, Mode: 0o600, Secret: true},
-		{Path: KubePKIDir + "/front-proxy-ca.crt", Data: fp.CertPEM, Mode: 0o644, Summary: certSummary(fp.CertPEM, false)},
-		{Path: KubePKIDir + "/front-proxy-ca.key", Data: fp.KeyPEM, Mode: 0o600, Secret: true},
+	return []host.File{
+		{Path: host.KubePKIDir + "/ca.crt", Data: ca.CertPEM, Mode: 0o644, Summary: etcdhost.CertSummary(ca.CertPEM, false)},
+		{Path: host.KubePKIDir + "/ca.key", Data: ca.KeyPEM, Mode: 0o600, Secret: true},
+		{Path: host.KubePKIDir + "/front-proxy-ca.crt", Data: fp.CertPEM, Mode: 0o644, Summary: etcdhost.CertSummary(fp.CertPEM, false)},
+		{Path: host.KubePKIDir + "/front-proxy-ca.key", Data: fp.KeyPEM, Mode: 0o600, Secret: true},
 	}, nil
 }
 
 // controlPlaneUp says whether kubeadm init finished here before: admin.conf
 // exists and the API server answers with it.
-func controlPlaneUp(ctx context.Context, h *Host) (bool, error) {
+func controlPlaneUp(ctx context.Context, h *host.Host) (bool, error) {
 	_, ok, _ := h.Query(ctx, "test -s "+AdminConf+" && kubectl --kubeconfig "+AdminConf+" get --raw /readyz --request-timeout=5s")
 	return ok, nil
 }
 
-func runKubeadmInit(ctx context.Context, d InitData, h *Host) error {
+func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	c := d.Cluster()
 	token, err := NewBootstrapToken()
 	if err != nil {
@@ -147,9 +150,9 @@ func runKubeadmInit(ctx context.Context, d InitData, h *Host) error {
 
 // fetchAdmin copies admin.conf into the state directory and merges it into
 // the operator's kubeconfig, then waits for the API server from here.
-func fetchAdmin(ctx context.Context, d InitData, h *Host) error {
+func fetchAdmin(ctx context.Context, d InitData, h *host.Host) error {
 	var buf bytes.Buffer
-	if err := h.conn.ReadFile(ctx, AdminConf, &buf); err != nil {
+	if err := h.ReadFile(ctx, AdminConf, &buf); err != nil {
 		return fmt.Errorf("fetching %s: %w", AdminConf, err)
 	}
 	if err := d.State().SaveAdminKubeconfig(buf.Bytes()); err != nil {
@@ -165,7 +168,7 @@ func fetchAdmin(ctx context.Context, d InitData, h *Host) error {
 		return err
 	}
 	defer d.Trace("cluster: API server ready", time.Now())
-	return apiReady(ctx, cs, kubeadmInitTimeout)
+	return host.APIReady(ctx, cs, kubeadmInitTimeout)
 }
 
 // NewBootstrapToken returns a random kubeadm bootstrap token,

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // Preflight outcomes. A warning is reported and does not stop init: it names
@@ -29,8 +31,8 @@ type check struct {
 
 var kubeRoles = []string{cluster.RoleControlPlane, cluster.RoleWorker}
 
-func preflightPhase() Phase[InitData] {
-	return Phase[InitData]{
+func preflightPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "preflight",
 		Short: "check every host (OS, systemd, swap, kernel modules, sysctls, runtime, kube binaries, time, ports) and reachability between hosts",
 		Run:   runPreflight,
@@ -51,13 +53,13 @@ func runPreflight(ctx context.Context, d InitData) error {
 		rows = append(rows, f)
 		mu.Unlock()
 	}
-	err := d.OnHosts(ctx, d.Cluster().Spec.Hosts, func(ctx context.Context, h *Host) error {
+	err := d.OnHosts(ctx, d.Cluster().Spec.Hosts, func(ctx context.Context, h *host.Host) error {
 		for _, c := range preflightChecks {
 			if len(c.roles) > 0 && !slices.Contains(c.roles, h.Spec.Role) {
 				continue
 			}
 			if h.DryRun() {
-				h.plan("would check %s: %s", c.name, c.cmd)
+				h.Plan("would check %s: %s", c.name, c.cmd)
 				continue
 			}
 			out, _, err := h.Query(ctx, c.cmd)

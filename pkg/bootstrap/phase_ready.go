@@ -18,13 +18,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // ReadyTimeout bounds how long wait-ready waits for all nodes.
 const ReadyTimeout = 5 * time.Minute
 
-func waitReadyPhase() Phase[InitData] {
-	return Phase[InitData]{
+func waitReadyPhase() workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  "wait-ready",
 		Short: "wait until every control-plane and worker host is a Ready node and cluster DNS (CoreDNS) is available, then show the nodes like kubectl get nodes -o wide",
 		Run: func(ctx context.Context, d InitData) error {

@@ -10,34 +10,36 @@ import (
 	"sync"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // runtimePhase installs the runtime on the control planes in the
 // background until kubeadm-config needs kubeadm there; runtimeWorkersPhase
 // does the workers, in the background until join. Uploads and image imports
 // thus overlap etcd coming up and kubeadm init.
-func runtimePhase() Phase[InitData] {
+func runtimePhase() workflow.Phase[InitData] {
 	return runtimeOn("runtime", cluster.RoleControlPlane, "kubeadm-config",
 		"install containerd, runc, the CNI plugins, kubelet, kubeadm and kubectl on the control-plane hosts (apt packages or the air-gapped bundle, whose images are imported)")
 }
 
-func runtimeWorkersPhase() Phase[InitData] {
+func runtimeWorkersPhase() workflow.Phase[InitData] {
 	return runtimeOn("runtime-workers", cluster.RoleWorker, "join", "the same on the workers")
 }
 
-func runtimeOn(name, role, until, short string) Phase[InitData] {
-	return Phase[InitData]{
+func runtimeOn(name, role, until, short string) workflow.Phase[InitData] {
+	return workflow.Phase[InitData]{
 		Name:  name,
 		Short: short,
 		Until: until,
 		Run: func(ctx context.Context, d InitData) error {
-			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *Host) error {
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *host.Host) error {
 				return InstallRuntime(ctx, d, h)
 			})
 		},
 		Verify: func(ctx context.Context, d InitData) error {
-			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *Host) error {
+			return d.OnHosts(ctx, d.Cluster().HostsWithRole(role), func(ctx context.Context, h *host.Host) error {
 				return runtimeReady(ctx, d.Cluster(), h)
 			})
 		},
@@ -52,7 +54,7 @@ func KubeletHosts(c *cluster.Cluster) []cluster.Host {
 // InstallRuntime prepares one node: kernel settings, swap off, the runtime
 // and kube binaries, containerd's configuration and, from a bundle, images.
 // Every step compares before it changes, so a re-run restarts nothing.
-func InstallRuntime(ctx context.Context, d InitData, h *Host) error {
+func InstallRuntime(ctx context.Context, d InitData, h *host.Host) error {
 	c := d.Cluster()
 	uploaded := func() {}
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle && h.Spec.Role == cluster.RoleControlPlane {
@@ -123,8 +125,8 @@ func contains(list []string, s string) bool {
 // turns swap off (kubeadm refuses swap unless the kubelet is told otherwise).
 // Inside containers modules cannot load and global sysctls are read-only;
 // what counts is the value the node sees, checked afterwards.
-func prepareKernel(ctx context.Context, d InitData, h *Host) error {
-	for _, f := range []File{{Path: ModulesPath, Data: []byte(NodeModules), Mode: 0o644}, {Path: SysctlPath, Data: []byte(NodeSysctls), Mode: 0o644}} {
+func prepareKernel(ctx context.Context, d InitData, h *host.Host) error {
+	for _, f := range []host.File{{Path: ModulesPath, Data: []byte(NodeModules), Mode: 0o644}, {Path: SysctlPath, Data: []byte(NodeSysctls), Mode: 0o644}} {
 		if _, err := h.EnsureFile(ctx, f); err != nil {
 			return err
 		}
@@ -158,7 +160,7 @@ func k8sMinor(v string) string {
 // installPackages installs the runtime with apt, as the operator's notes do:
 // containerd and runc from the distribution, kubelet, kubeadm and kubectl
 // pinned to the spec's version from pkgs.k8s.io, then held.
-func installPackages(ctx context.Context, d InitData, h *Host) error {
+func installPackages(ctx context.Context, d InitData, h *host.Host) error {
 	c := d.Cluster()
 	want := strings.TrimPrefix(c.Spec.KubernetesVersion, "v")
 	if out, ok, _ := h.Query(ctx, "kubelet --version; kubeadm version -o short; command -v containerd"); ok && strings.Contains(out, "Kubernetes v"+want) && strings.Contains(out, "\nv"+want+"\n") {
@@ -188,7 +190,7 @@ var versionRE = regexp.MustCompile(`\bv?(\d+)\.(\d+)\.\d+`)
 // configureContainerd writes containerd's configuration (and, from a
 // bundle, its unit and the kubelet's) and restarts containerd only when
 // something it reads changed. It reports whether containerd restarted.
-func configureContainerd(ctx context.Context, d InitData, h *Host, changed []string) (bool, error) {
+func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed []string) (bool, error) {
 	c := d.Cluster()
 	major := 2
 	if c.Spec.Runtime.Source == cluster.RuntimeSourcePackages {
@@ -202,19 +204,19 @@ func configureContainerd(ctx context.Context, d InitData, h *Host, changed []str
 	if err != nil {
 		return false, err
 	}
-	files := []File{{Path: ContainerdConfigPath, Data: cfg, Mode: 0o644}}
+	files := []host.File{{Path: ContainerdConfigPath, Data: cfg, Mode: 0o644}}
 	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
 		files = append(files,
-			File{Path: ContainerdUnitPath, Data: []byte(ContainerdUnit), Mode: 0o644},
-			File{Path: KubeletUnitPath, Data: []byte(KubeletUnit), Mode: 0o644},
-			File{Path: KubeletDropInPath, Data: []byte(KubeletDropIn), Mode: 0o644})
+			host.File{Path: ContainerdUnitPath, Data: []byte(ContainerdUnit), Mode: 0o644},
+			host.File{Path: KubeletUnitPath, Data: []byte(KubeletUnit), Mode: 0o644},
+			host.File{Path: KubeletDropInPath, Data: []byte(KubeletDropIn), Mode: 0o644})
 	}
 	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/containerd "+filepath.Dir(KubeletDropInPath)+" "+CNIConfDir); err != nil {
 		return false, err
 	}
 	// The files are compared and written at once: each is two round trips.
 	var mu sync.Mutex
-	err = remote.ForEach(ctx, files, len(files), func(ctx context.Context, f File) error {
+	err = remote.ForEach(ctx, files, len(files), func(ctx context.Context, f host.File) error {
 		ch, err := h.EnsureFile(ctx, f)
 		if ch {
 			mu.Lock()
@@ -246,7 +248,7 @@ func configureContainerd(ctx context.Context, d InitData, h *Host, changed []str
 
 // runtimeReady checks that the node runs the spec's kubelet and kubeadm and
 // a containerd that answers.
-func runtimeReady(ctx context.Context, c *cluster.Cluster, h *Host) error {
+func runtimeReady(ctx context.Context, c *cluster.Cluster, h *host.Host) error {
 	out, ok, err := h.Query(ctx, "kubelet --version && kubeadm version -o short && ctr version >/dev/null && systemctl is-active containerd.service")
 	if h.DryRun() {
 		return nil

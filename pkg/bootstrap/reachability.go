@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 // probe is one path that must be open between two hosts.
@@ -31,13 +33,13 @@ func probes(c *cluster.Cluster) []probe {
 	etcd, cps, workers := c.HostsWithRole(cluster.RoleEtcd), c.HostsWithRole(cluster.RoleControlPlane), c.HostsWithRole(cluster.RoleWorker)
 	for _, cp := range cps {
 		for _, e := range etcd {
-			ps = append(ps, probe{cp, e, EtcdClientPort, "tcp", "API server to etcd"})
+			ps = append(ps, probe{cp, e, etcdhost.ClientPort, "tcp", "API server to etcd"})
 		}
 	}
 	for _, a := range etcd {
 		for _, b := range etcd {
 			if a.Name != b.Name {
-				ps = append(ps, probe{a, b, EtcdPeerPort, "tcp", "etcd peers"})
+				ps = append(ps, probe{a, b, etcdhost.PeerPort, "tcp", "etcd peers"})
 			}
 		}
 	}
@@ -91,7 +93,7 @@ func (r *reach) hosts() []cluster.Host { return r.d.Cluster().Spec.Hosts }
 // prepare checks for socat and notes what already listens on each host.
 func (r *reach) prepare(ctx context.Context) []string {
 	var missing []string
-	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
+	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *host.Host) error {
 		_, ok, _ := h.Query(ctx, "command -v socat")
 		ss, _, _ := h.Query(ctx, "ss -Hltnp")
 		// On a running cluster the kernel's VXLAN device holds 8472/udp: no
@@ -121,7 +123,7 @@ func (r *reach) listen(ctx context.Context, ps []probe) error {
 		seen[ep] = true
 		want[p.to.Name] = append(want[p.to.Name], ep)
 	}
-	return r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
+	return r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *host.Host) error {
 		for _, ep := range want[h.Spec.Name] {
 			pid, _, err := h.Query(ctx, listenerCmd(ep))
 			if err != nil {
@@ -157,7 +159,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 		status := okIf(ok, statusFail)
 		out = append(out, finding{p.from.Name, "reachability", status, fmt.Sprintf("→ %s:%d/%s (%s) %s", p.to.Name, p.port, p.proto, p.why, detail)})
 	}
-	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
+	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *host.Host) error {
 		for _, p := range ps {
 			if p.from.Name != h.Spec.Name {
 				continue
@@ -184,7 +186,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 		}
 	}
 	received := map[string]string{}
-	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *Host) error {
+	_ = r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *host.Host) error {
 		want := senders[h.Spec.Name]
 		if len(want) == 0 {
 			return nil
@@ -210,7 +212,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 }
 
 func (r *reach) cleanup(ctx context.Context) {
-	_ = r.d.OnHosts(context.WithoutCancel(ctx), r.hosts(), func(ctx context.Context, h *Host) error {
+	_ = r.d.OnHosts(context.WithoutCancel(ctx), r.hosts(), func(ctx context.Context, h *host.Host) error {
 		if pids := r.pids[h.Spec.Name]; len(pids) > 0 {
 			_, _, _ = h.Query(ctx, "kill "+strings.Join(pids, " ")+" 2>/dev/null; rm -f /tmp/kbs-udp-*; true")
 		}

@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 // The subset of kubeadm.k8s.io/v1beta4 kbs writes. kubeadm's own API types
@@ -158,7 +160,7 @@ func renderKubeadm(c *cluster.Cluster, token string) ([]byte, error) {
 		ControlPlaneEndpoint: s.ControlPlaneEndpoint,
 		ImageRepository:      s.ImageRepository,
 		Etcd: kubeadmEtcd{External: kubeadmExternalEtcd{
-			Endpoints: EtcdEndpoints(c), CAFile: KubeEtcdCA, CertFile: KubeEtcdClientCert, KeyFile: KubeEtcdClientKey,
+			Endpoints: etcdhost.Endpoints(c), CAFile: host.KubeEtcdCA, CertFile: host.KubeEtcdClientCert, KeyFile: host.KubeEtcdClientKey,
 		}},
 		Networking:        kubeadmNetworking{PodSubnet: s.Networking.PodSubnet, ServiceSubnet: s.Networking.ServiceSubnet, DNSDomain: s.Networking.DNSDomain},
 		APIServer:         kubeadmComponent{CertSANs: apiServerSANs(c), ExtraArgs: s.APIServer.ExtraArgs},

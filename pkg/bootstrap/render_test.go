@@ -39,27 +39,6 @@ func loadExample(t *testing.T, name string) *cluster.Cluster {
 	return c
 }
 
-func TestRenderEtcdUnit(t *testing.T) {
-	c := loadExample(t, "k8s")
-	unit, err := RenderEtcdUnit(c, c.HostsWithRole(cluster.RoleEtcd)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "k8s-etcd.service", unit)
-}
-
-func TestRenderEtcdUnitThreeMembers(t *testing.T) {
-	c := loadExample(t, "k8s")
-	c.Spec.Hosts = append(c.Spec.Hosts,
-		cluster.Host{Name: "etcd-1", Role: cluster.RoleEtcd, Address: "10.10.0.11"},
-		cluster.Host{Name: "etcd-2", Role: cluster.RoleEtcd, Address: "etcd-2.example.com"})
-	unit, err := RenderEtcdUnit(c, c.Spec.Hosts[len(c.Spec.Hosts)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "k8s-3-etcd-2.service", unit)
-}
-
 func TestRenderKubeadmConfig(t *testing.T) {
 	for _, name := range []string{"k8s", "hk8s"} {
 		c := loadExample(t, name)
@@ -127,12 +106,4 @@ func TestBootstrapToken(t *testing.T) {
 		}
 		seen[tok] = true
 	}
-}
-
-func TestRenderEtcdInitialEnv(t *testing.T) {
-	c := loadExample(t, "k8s")
-	c.Spec.Hosts = append(c.Spec.Hosts, cluster.Host{Name: "etcd-1", Role: cluster.RoleEtcd, Address: "10.10.0.11"})
-	golden(t, "k8s-etcd-initial-new.env", RenderEtcdInitialEnv(SpecInitialMembers(c), "new", ClusterToken(c)))
-	joining := []InitialMember{{Name: "etcd-0", PeerURL: "https://10.10.0.10:2380"}, {Name: "etcd-1", PeerURL: "https://10.10.0.11:2380"}}
-	golden(t, "k8s-etcd-initial-existing.env", RenderEtcdInitialEnv(joining, "existing", "kbs-k8s"))
 }

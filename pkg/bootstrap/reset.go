@@ -11,6 +11,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // ResetOptions choose what `kubectl kbs reset` removes.
@@ -62,7 +66,7 @@ func Reset(ctx context.Context, d InitData, o ResetOptions) error {
 		return err
 	}
 	deleteNodes(ctx, d, hosts)
-	err = d.OnHosts(ctx, hosts, func(ctx context.Context, h *Host) error {
+	err = d.OnHosts(ctx, hosts, func(ctx context.Context, h *host.Host) error {
 		return resetHost(ctx, d, h, o)
 	})
 	if err != nil {
@@ -75,16 +79,16 @@ func Reset(ctx context.Context, d InitData, o ResetOptions) error {
 	for _, h := range hosts {
 		switch h.Role {
 		case cluster.RoleControlPlane:
-			stale = append(stale, journalFile, "admin.conf")
+			stale = append(stale, workflow.JournalFile, "admin.conf")
 		case cluster.RoleEtcd:
-			stale = append(stale, journalFile)
+			stale = append(stale, workflow.JournalFile)
 		}
 	}
 	if d.DryRun() {
 		return nil
 	}
 	for _, f := range stale {
-		if err := os.Remove(d.State().path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(d.State().Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -121,12 +125,12 @@ func deleteNodes(ctx context.Context, d InitData, hosts []cluster.Host) {
 	}
 }
 
-func resetHost(ctx context.Context, d InitData, h *Host, o ResetOptions) error {
+func resetHost(ctx context.Context, d InitData, h *host.Host, o ResetOptions) error {
 	if h.Spec.Role == cluster.RoleEtcd {
 		cmd := "systemctl disable --now etcd.service 2>/dev/null || true"
 		what := "stop etcd (data kept)"
 		if o.EtcdData {
-			cmd += "; rm -rf " + quote(d.Cluster().Spec.Etcd.DataDir) + " " + EtcdInitialEnvPath
+			cmd += "; rm -rf " + shell.Quote(d.Cluster().Spec.Etcd.DataDir) + " " + etcdhost.InitialEnvPath
 			what = "stop etcd and delete its data"
 		}
 		if err := h.Exec(ctx, what, cmd); err != nil {

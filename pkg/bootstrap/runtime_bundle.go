@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // installBundle uploads the bundle's files whose checksum differs on the
@@ -21,7 +23,7 @@ import (
 // there), and the image archives are then imported as they upload, while
 // the other binaries follow beside them. It returns the destinations it
 // changed and the archives it imported.
-func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, runtimeReady func(changed []string) error) (changed, imported []string, err error) {
+func installBundle(ctx context.Context, d InitData, h *host.Host, b *Bundle, runtimeReady func(changed []string) error) (changed, imported []string, err error) {
 	files := b.files(h.Spec.Role)
 	if h.DryRun() {
 		for _, f := range files {
@@ -30,13 +32,13 @@ func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, runtimeR
 			if isImages(f.Rel) {
 				how = "upload and import into containerd as it arrives"
 			}
-			h.plan("would %s %s to %s (mode %04o, sha256 %s) unless the node has it", how, local, f.Dest, f.Mode, b.Sums[f.Rel][:12])
+			h.Plan("would %s %s to %s (mode %04o, sha256 %s) unless the node has it", how, local, f.Dest, f.Mode, b.Sums[f.Rel][:12])
 		}
 		return nil, nil, runtimeReady(nil)
 	}
 	dests := make([]string, len(files))
 	for i, f := range files {
-		dests[i] = quote(f.Dest)
+		dests[i] = shell.Quote(f.Dest)
 	}
 	if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+BinDir+" /usr/local/sbin "+CNIBinDir+" && install -d -m 0700 "+filepath.Dir(BundleImages)); err != nil {
 		return nil, nil, err
@@ -98,7 +100,7 @@ func installBundle(ctx context.Context, d InitData, h *Host, b *Bundle, runtimeR
 			return
 		}
 		d.Log("runtime", h.Spec.Name, "importing images into containerd as they upload")
-		defer h.timings.Remote("import images", time.Now())
+		defer h.Trace("import images", time.Now())
 		var err error
 		imported, err = upload(images, 2, remote.Tee(importCmd("-")))
 		imagesDone <- err
@@ -135,7 +137,7 @@ func importCmd(archive string) string {
 // if the bundle keeps it gzipped, and has the node check its checksum
 // before it replaces dest: a truncated or corrupted transfer never lands
 // under the real name.
-func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile, extra ...remote.WriteOption) error {
+func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, extra ...remote.WriteOption) error {
 	local, gzipped := b.local(f.Rel)
 	in, err := os.Open(local)
 	if err != nil {
@@ -146,7 +148,7 @@ func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile, extra
 	if gzipped {
 		opts = append(opts, remote.Gunzip())
 	}
-	err = h.conn.WriteFile(ctx, f.Dest, in, f.Mode, "root:root", opts...)
+	err = h.WriteStream(ctx, "upload", f.Dest, in, f.Mode, opts...)
 	if errors.Is(err, remote.ErrChecksum) {
 		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", f.Dest, err)
 	}
@@ -160,7 +162,7 @@ func uploadVerified(ctx context.Context, h *Host, b *Bundle, f bundleFile, extra
 // containerd's k8s.io namespace: those that changed, all of them when
 // containerd restarted, or what is on the node when the sandbox image is
 // missing (an upload whose import was interrupted).
-func importImages(ctx context.Context, d InitData, h *Host, b *Bundle, restarted bool, changed, imported []string) error {
+func importImages(ctx context.Context, d InitData, h *host.Host, b *Bundle, restarted bool, changed, imported []string) error {
 	var archives []string
 	for _, f := range b.files(h.Spec.Role) {
 		if isImages(f.Rel) && !contains(imported, f.Dest) && (restarted || contains(changed, f.Dest)) {

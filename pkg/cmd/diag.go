@@ -18,9 +18,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/diag"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
 
@@ -226,7 +226,7 @@ func (o *DiagOptions) targets(ctx context.Context, cs kubernetes.Interface) ([]d
 	var ts []diag.Target
 	if o.spec != nil {
 		for _, h := range o.spec.Spec.Hosts {
-			t := bootstrap.TargetFor(o.spec, h)
+			t := host.TargetFor(o.spec, h)
 			ts = append(ts, diag.Target{Name: h.Name, Role: h.Role, Address: h.Address, SSH: &t})
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/etcd"
+	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
 // EtcdOptions holds what every `kubectl kbs etcd` verb shares: the spec,
@@ -52,7 +52,7 @@ func (o *EtcdOptions) complete() (*etcd.Env, error) {
 		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
 	}
 	// Not a dry-run state: member add and rotate write certificates.
-	state, err := bootstrap.OpenState(o.StateDir, false)
+	state, err := state.Open(o.StateDir, false)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (o *EtcdOptions) withSession(env *etcd.Env) (func(), error) {
 		return nil, err
 	}
 	s.Local = env.State
-	env.Session = s
+	env.Session = s.Session
 	return closeFn, nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-kbs/kbs/pkg/etcd"
-	"github.com/kubectl-kbs/kbs/pkg/inspect"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
 )
 
 func newCmdEtcdStatus(o *EtcdOptions) *cobra.Command {
@@ -99,7 +99,7 @@ func expiry(e *etcd.Expiry, now time.Time) string {
 	if e == nil {
 		return "-"
 	}
-	return inspect.Remaining(e.NotAfter, now)
+	return pki.Remaining(e.NotAfter, now)
 }
 
 // size is a byte count the way an operator reads it: 2.5 MiB.

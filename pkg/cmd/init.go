@@ -17,7 +17,10 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/state"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // InitOptions holds the flags of `kubectl kbs init`.
@@ -112,8 +115,8 @@ func (o *InitOptions) addSpecFlags(cmd *cobra.Command) {
 
 // newSession opens the state directory and an SSH dialer for a run; close
 // releases the connections.
-func (o *InitOptions) newSession() (s *bootstrap.Session, closeFn func(), err error) {
-	state, err := bootstrap.OpenState(o.StateDir, o.DryRun)
+func (o *InitOptions) newSession() (s *bootstrap.Init, closeFn func(), err error) {
+	local, err := state.Open(o.StateDir, o.DryRun)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -122,8 +125,10 @@ func (o *InitOptions) newSession() (s *bootstrap.Session, closeFn func(), err er
 		out = o.Out // the plan, or the event stream, is the result
 	}
 	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
-	s = &bootstrap.Session{Spec: o.spec, Local: state, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out,
-		Ignore: o.IgnoreChecks, JSON: o.Output == "json", Kubeconfig: kubeconfigPath(o.flags)}
+	s = &bootstrap.Init{
+		Session: &host.Session{Spec: o.spec, Local: local, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, JSON: o.Output == "json"},
+		Ignore:  o.IgnoreChecks, Kubeconfig: kubeconfigPath(o.flags),
+	}
 	return s, func() { dialer.Close() }, nil
 }
 
@@ -166,7 +171,7 @@ func (o *InitOptions) Complete() error {
 	}
 	o.spec = spec
 	if o.StateDir == "" {
-		o.StateDir = bootstrap.DefaultStateDir(spec.Metadata.Name)
+		o.StateDir = state.DefaultDir(spec.Metadata.Name)
 	}
 	return nil
 }
@@ -179,8 +184,7 @@ func (o *InitOptions) Validate() error {
 	if o.Parallel < 1 {
 		return fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
 	}
-	r := bootstrap.Runner[bootstrap.InitData]{Phases: bootstrap.InitPhases()}
-	if err := r.CheckNames(o.SkipPhases); err != nil {
+	if err := bootstrap.InitWorkflow().CheckNames(o.SkipPhases); err != nil {
 		return err
 	}
 	// Found now, not after etcd and kubeadm ran: the cni phase would refuse.
@@ -208,27 +212,25 @@ func (o *InitOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer closeFn()
-	state := session.Local
+	local := session.Local
 	start := time.Now()
 	if o.Timings {
-		session.Timings = &bootstrap.Timings{}
+		session.Timings = &workflow.Timings{}
 	}
-	var journal *bootstrap.Journal
+	var journal *workflow.Journal
 	if !o.DryRun {
-		if journal, err = bootstrap.OpenJournal(o.StateDir, bootstrap.SpecHash(o.spec)); err != nil {
+		if journal, err = workflow.OpenJournal(o.StateDir, state.SpecHash(o.spec)); err != nil {
 			return err
 		}
 	}
-	runner := bootstrap.Runner[bootstrap.InitData]{
-		Phases: bootstrap.InitPhases(), Journal: journal,
-		Log:     func(phase, f string, a ...any) { session.Log(phase, "", f, a...) },
-		Timings: session.Timings,
-	}
-	if err := runner.RunAll(ctx, session, o.SkipPhases, o.Only, o.DryRun); err != nil {
+	runner := bootstrap.InitWorkflow()
+	runner.Journal, runner.Timings = journal, session.Timings
+	runner.Log = func(phase, f string, a ...any) { session.Log(phase, "", f, a...) }
+	if err := runner.RunAll(ctx, session, o.SkipPhases, o.Only); err != nil {
 		return err
 	}
 	if !o.DryRun {
-		if err := state.SaveSpec(o.spec); err != nil {
+		if err := local.SaveSpec(o.spec); err != nil {
 			return err
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/users"
@@ -32,7 +32,7 @@ func (o *InspectOptions) certs(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %v; reading the hosts only\n", err)
 	}
 	certs = append(certs, ledgerCerts(ctx, o, warn)...)
-	var nodes []inspect.NodeCert
+	var nodes []host.NodeCert
 	if o.SpecFile != "" {
 		if nodes, err = o.readNodeCerts(ctx, warn); err != nil {
 			return err
@@ -75,7 +75,7 @@ func (o *InspectOptions) printCerts(certs []inspect.Cert) {
 	w.Flush()
 }
 
-func (o *InspectOptions) printNodeCerts(certs []inspect.NodeCert) {
+func (o *InspectOptions) printNodeCerts(certs []host.NodeCert) {
 	if len(certs) == 0 {
 		return
 	}
@@ -94,18 +94,18 @@ func (o *InspectOptions) mark(expiring bool) string {
 	return ""
 }
 
-func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) ([]inspect.NodeCert, error) {
+func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) ([]host.NodeCert, error) {
 	spec, err := cluster.LoadOne(o.SpecFile, o.ClusterName)
 	if err != nil {
 		return nil, err
 	}
-	var hosts []inspect.HostTarget
+	var hosts []host.HostTarget
 	for _, h := range spec.Spec.Hosts {
-		hosts = append(hosts, inspect.HostTarget{Name: h.Name, Target: bootstrap.TargetFor(spec, h)})
+		hosts = append(hosts, host.HostTarget{Name: h.Name, Target: host.TargetFor(spec, h)})
 	}
 	d := newDialer(o.IOStreams, o.KnownHosts, false)
 	defer d.Close()
-	return inspect.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
+	return host.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
 }
 
 // ledgerCerts are the current certificates of the users kbs issued (from
@@ -121,7 +121,7 @@ func ledgerCerts(ctx context.Context, o *InspectOptions, warn time.Duration) []i
 		c := r.Current()
 		out = append(out, inspect.Cert{Name: "kbs user " + r.User, Source: "kbs ledger (kube-system/" + users.ObjectName(r.User) + ")",
 			Info:      pki.CertInfo{Subject: "CN=" + r.User, CommonName: r.User, Organizations: r.Groups, Serial: c.Serial, NotBefore: c.NotBefore, NotAfter: c.NotAfter},
-			Remaining: inspect.Remaining(c.NotAfter, now), Expiring: !now.Add(warn).Before(c.NotAfter)})
+			Remaining: pki.Remaining(c.NotAfter, now), Expiring: !now.Add(warn).Before(c.NotAfter)})
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 var joinExample = templates.Examples(`
@@ -71,7 +72,7 @@ func runJoin(ctx context.Context, o *InitOptions, workers []cluster.Host) error 
 		return err
 	}
 	defer closeFn()
-	err = s.OnHosts(ctx, workers, func(ctx context.Context, h *bootstrap.Host) error {
+	err = s.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error {
 		return bootstrap.InstallRuntime(ctx, s, h)
 	})
 	if err != nil {

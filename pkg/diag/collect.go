@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // Command is one source read by running a command on the node.
@@ -47,16 +48,16 @@ func (o Options) journal(unit string) string {
 		b.WriteString(" -u " + unit)
 	}
 	if o.Since != "" {
-		b.WriteString(" --since " + quote(o.Since))
+		b.WriteString(" --since " + shell.Quote(o.Since))
 	}
 	if o.Until != "" {
-		b.WriteString(" --until " + quote(o.Until))
+		b.WriteString(" --until " + shell.Quote(o.Until))
 	}
 	if o.Tail > 0 {
 		b.WriteString(" -n " + strconv.Itoa(o.Tail))
 	}
 	if o.Grep != "" {
-		b.WriteString(" -g " + quote(o.Grep))
+		b.WriteString(" -g " + shell.Quote(o.Grep))
 	}
 	if o.Reverse {
 		b.WriteString(" -r")
@@ -67,7 +68,7 @@ func (o Options) journal(unit string) string {
 // filter applies --grep, --tail and -r to a plain file's lines.
 func (o Options) filter(cmd string) string {
 	if o.Grep != "" {
-		cmd += " | { grep -E " + quote(o.Grep) + " || true; }"
+		cmd += " | { grep -E " + shell.Quote(o.Grep) + " || true; }"
 	}
 	if o.Tail > 0 {
 		cmd += " | tail -n " + strconv.Itoa(o.Tail)
@@ -224,5 +225,3 @@ func clockOffset(out string, before, after time.Time) (time.Duration, error) {
 	node := time.Unix(0, int64(secs*1e9))
 	return node.Sub(mid), nil
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // FollowCommand is what `diag … --follow` runs on a node: journald's units
@@ -21,7 +22,7 @@ func FollowCommand(role string, o Options) string {
 	}
 	j := "journalctl --no-pager -o short-iso-precise -f -n 10 " + units
 	if o.Grep != "" {
-		j += " -g " + quote(o.Grep)
+		j += " -g " + shell.Quote(o.Grep)
 	}
 	var files []string
 	for _, n := range logFiles[role] {
@@ -31,7 +32,7 @@ func FollowCommand(role string, o Options) string {
 	if len(files) > 0 {
 		tail := "tail -q -n 0 -F " + strings.Join(files, " ") + " 2>/dev/null"
 		if o.Grep != "" {
-			tail += " | grep --line-buffered -E " + quote(o.Grep)
+			tail += " | grep --line-buffered -E " + shell.Quote(o.Grep)
 		}
 		cmd = "{ " + j + " & " + tail + " & wait; }"
 	}

@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 var etcdServersFlag = regexp.MustCompile(`(?m)^(\s*- --etcd-servers=)(\S*)\s*$`)
@@ -30,7 +30,7 @@ func SetAPIServerEndpoints(ctx context.Context, e *Env, endpoints []string) erro
 		return err
 	}
 	for _, h := range e.Spec.HostsWithRole(cluster.RoleControlPlane) {
-		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, h *bootstrap.Host) error {
+		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, h *host.Host) error {
 			return setManifestEndpoints(ctx, s, h, endpoints)
 		})
 		if err != nil {
@@ -40,8 +40,8 @@ func SetAPIServerEndpoints(ctx context.Context, e *Env, endpoints []string) erro
 	return nil
 }
 
-func setManifestEndpoints(ctx context.Context, s *bootstrap.Session, h *bootstrap.Host, endpoints []string) error {
-	path := bootstrap.ManifestsDir + "/kube-apiserver.yaml"
+func setManifestEndpoints(ctx context.Context, s *host.Session, h *host.Host, endpoints []string) error {
+	path := host.ManifestsDir + "/kube-apiserver.yaml"
 	manifest, ok, err := h.Query(ctx, "cat "+path)
 	if !ok {
 		return fmt.Errorf("reading %s: %w", path, err)
@@ -60,17 +60,17 @@ func setManifestEndpoints(ctx context.Context, s *bootstrap.Session, h *bootstra
 	// Stop, edit, start: the kubelet starts a parked pod again at once,
 	// while an edit in place waits for the old pod to be torn down first
 	// (measured here: 5 s against 16 s without an API server).
-	if err := bootstrap.PauseStaticPod(ctx, h, "kube-apiserver"); err != nil {
+	if err := host.PauseStaticPod(ctx, h, "kube-apiserver"); err != nil {
 		return err
 	}
-	parked := bootstrap.PausedDir + "/kube-apiserver.yaml"
-	if _, err := h.EnsureFile(ctx, bootstrap.File{Path: parked, Data: []byte(updated + "\n"), Mode: 0o600}); err != nil {
+	parked := host.PausedDir + "/kube-apiserver.yaml"
+	if _, err := h.EnsureFile(ctx, host.File{Path: parked, Data: []byte(updated + "\n"), Mode: 0o600}); err != nil {
 		return err
 	}
-	if err := bootstrap.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
+	if err := host.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
 		return err
 	}
-	return bootstrap.APIServerReadyOn(ctx, s, h, 3*time.Minute)
+	return host.APIServerReadyOn(ctx, s.State().AdminKubeconfig(), h, 3*time.Minute)
 }
 
 // setKubeadmConfigEndpoints rewrites etcd.external.endpoints in the

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 const manifest = `apiVersion: v1
@@ -51,7 +51,7 @@ kubernetesVersion: v1.37.2
 func TestKubeadmConfigEndpoints(t *testing.T) {
 	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kubeadm-config"},
 		Data: map[string]string{"ClusterConfiguration": clusterConfiguration}})
-	e := &Env{Session: &bootstrap.Session{Out: io.Discard}}
+	e := &Env{Session: &host.Session{Out: io.Discard}}
 	want := []string{"https://10.0.0.10:2379", "https://10.0.0.11:2379"}
 	if err := setEndpointsIn(context.Background(), e, cs, want); err != nil {
 		t.Fatal(err)

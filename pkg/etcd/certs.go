@@ -9,9 +9,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
-	"github.com/kubectl-kbs/kbs/pkg/inspect"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 )
 
@@ -34,8 +34,8 @@ type CertRow struct {
 
 // Hosts' etcd certificate files.
 var (
-	etcdHostFiles = []string{bootstrap.EtcdPKIDir + "/ca.crt", bootstrap.EtcdPKIDir + "/server.crt", bootstrap.EtcdPKIDir + "/peer.crt"}
-	cpHostFiles   = []string{bootstrap.KubeEtcdCA, bootstrap.KubeEtcdClientCert}
+	etcdHostFiles = []string{etcdhost.PKIDir + "/ca.crt", etcdhost.PKIDir + "/server.crt", etcdhost.PKIDir + "/peer.crt"}
+	cpHostFiles   = []string{host.KubeEtcdCA, host.KubeEtcdClientCert}
 )
 
 // CheckCerts lists the etcd CA and every leaf certificate: in the state
@@ -50,7 +50,7 @@ func CheckCerts(ctx context.Context, e *Env, warn time.Duration) ([]CertRow, err
 	want := expected(e.Spec, p)
 	row := func(where, name string, c *x509.Certificate, current bool) CertRow {
 		return CertRow{Where: where, Name: name, Subject: c.Subject.String(), Serial: c.SerialNumber.String(), NotAfter: c.NotAfter,
-			Remaining: inspect.Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn), Current: current}
+			Remaining: pki.Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn), Current: current}
 	}
 	var rows []CertRow
 	for _, f := range stateCertFiles(e) {
@@ -77,21 +77,21 @@ func CheckCerts(ctx context.Context, e *Env, warn time.Duration) ([]CertRow, err
 
 // expected maps "host:file" (and "member:server|peer") to the serial of
 // the certificate kbs's state holds for it.
-func expected(c *cluster.Cluster, p *bootstrap.EtcdPKI) map[string]string {
+func expected(c *cluster.Cluster, p *etcdhost.PKI) map[string]string {
 	serial := func(kp *pki.KeyPair) string { return kp.Cert.SerialNumber.String() }
 	out := map[string]string{}
 	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
-		out[h.Name+":"+bootstrap.EtcdPKIDir+"/ca.crt"] = p.CA.Cert.SerialNumber.String()
+		out[h.Name+":"+etcdhost.PKIDir+"/ca.crt"] = p.CA.Cert.SerialNumber.String()
 		if kp := p.Server[h.Name]; kp != nil {
-			out[h.Name+":"+bootstrap.EtcdPKIDir+"/server.crt"], out[h.Name+":server"] = serial(kp), serial(kp)
+			out[h.Name+":"+etcdhost.PKIDir+"/server.crt"], out[h.Name+":server"] = serial(kp), serial(kp)
 		}
 		if kp := p.Peer[h.Name]; kp != nil {
-			out[h.Name+":"+bootstrap.EtcdPKIDir+"/peer.crt"], out[h.Name+":peer"] = serial(kp), serial(kp)
+			out[h.Name+":"+etcdhost.PKIDir+"/peer.crt"], out[h.Name+":peer"] = serial(kp), serial(kp)
 		}
 	}
 	for _, h := range c.HostsWithRole(cluster.RoleControlPlane) {
-		out[h.Name+":"+bootstrap.KubeEtcdCA] = p.CA.Cert.SerialNumber.String()
-		out[h.Name+":"+bootstrap.KubeEtcdClientCert] = serial(p.Client)
+		out[h.Name+":"+host.KubeEtcdCA] = p.CA.Cert.SerialNumber.String()
+		out[h.Name+":"+host.KubeEtcdClientCert] = serial(p.Client)
 	}
 	return out
 }
@@ -110,18 +110,18 @@ func readCert(path string) (*x509.Certificate, error) {
 	return pki.ParseCertPEM(b)
 }
 
-func hostCerts(ctx context.Context, e *Env, warn time.Duration, now time.Time) ([]inspect.NodeCert, error) {
+func hostCerts(ctx context.Context, e *Env, warn time.Duration, now time.Time) ([]host.NodeCert, error) {
 	if e.Session == nil {
 		return nil, nil
 	}
-	var hosts []inspect.HostTarget
+	var hosts []host.HostTarget
 	for _, h := range e.Spec.Spec.Hosts {
 		files := map[string][]string{cluster.RoleEtcd: etcdHostFiles, cluster.RoleControlPlane: cpHostFiles}[h.Role]
 		if files != nil {
-			hosts = append(hosts, inspect.HostTarget{Name: h.Name, Target: bootstrap.TargetFor(e.Spec, h), Files: files})
+			hosts = append(hosts, host.HostTarget{Name: h.Name, Target: host.TargetFor(e.Spec, h), Files: files})
 		}
 	}
-	certs, err := inspect.ReadNodeCerts(ctx, e.Session.SSH, hosts, e.Session.Parallel, warn, now)
+	certs, err := host.ReadNodeCerts(ctx, e.Session.SSH, hosts, e.Session.Parallel, warn, now)
 	if err != nil {
 		return certs, fmt.Errorf("reading the hosts' etcd certificates: %w", err)
 	}

@@ -15,8 +15,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
 // Member is an etcd host of the spec with its client endpoint.
@@ -30,14 +32,14 @@ type Member struct {
 func Members(c *cluster.Cluster) []Member {
 	var out []Member
 	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
-		out = append(out, Member{Host: h, Endpoint: bootstrap.ClientURL(h), PeerURL: bootstrap.PeerURL(h)})
+		out = append(out, Member{Host: h, Endpoint: etcdhost.ClientURL(h), PeerURL: etcdhost.PeerURL(h)})
 	}
 	return out
 }
 
 // TLSConfig is kbs's client side of etcd's mutual TLS: the etcd CA and
 // the API server's etcd client certificate, from the state directory.
-func TLSConfig(p *bootstrap.EtcdPKI) (*tls.Config, error) {
+func TLSConfig(p *etcdhost.PKI) (*tls.Config, error) {
 	pair, err := tls.X509KeyPair(p.Client.CertPEM, p.Client.KeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("the etcd client certificate in the state directory: %w", err)
@@ -73,17 +75,17 @@ func Dial(tc *tls.Config, endpoints ...string) (*clientv3.Client, error) {
 // and (for host work) a session with SSH.
 type Env struct {
 	Spec    *cluster.Cluster
-	State   *bootstrap.State
-	Session *bootstrap.Session // nil for commands that only talk to etcd
+	State   *state.State
+	Session *host.Session // nil for commands that only talk to etcd
 }
 
 // PKI loads the etcd PKI from the state directory without issuing
 // anything.
-func (e *Env) PKI() (*bootstrap.EtcdPKI, error) {
+func (e *Env) PKI() (*etcdhost.PKI, error) {
 	if !e.State.HasEtcdCA() {
 		return nil, fmt.Errorf("no etcd CA in %s: kbs etcd works on an etcd that kbs init created; pass --state-dir where init kept the cluster's state", e.State.Dir)
 	}
-	return bootstrap.ReadEtcdPKI(e.Spec, e.State)
+	return etcdhost.ReadPKI(e.Spec, e.State)
 }
 
 // Client dials every member of the spec.

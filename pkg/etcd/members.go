@@ -11,8 +11,10 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // MemberOptions tune a membership change.
@@ -100,7 +102,7 @@ func learner(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host) 
 	if err != nil {
 		return nil, err
 	}
-	peer := bootstrap.PeerURL(h)
+	peer := etcdhost.PeerURL(h)
 	m := byPeerURL(members, peer)
 	if m != nil && m.Name != "" {
 		return m, nil // started before: nothing to install
@@ -118,26 +120,26 @@ func learner(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host) 
 		}
 		m = byPeerURL(members, peer)
 	}
-	var initial []bootstrap.InitialMember
+	var initial []etcdhost.InitialMember
 	for _, x := range members {
 		n := x.Name
 		if x == m {
 			n = h.Name
 		}
 		if n != "" && len(x.PeerURLs) > 0 {
-			initial = append(initial, bootstrap.InitialMember{Name: n, PeerURL: x.PeerURLs[0]})
+			initial = append(initial, etcdhost.InitialMember{Name: n, PeerURL: x.PeerURLs[0]})
 		}
 	}
-	env := bootstrap.RenderEtcdInitialEnv(initial, "existing", bootstrap.ClusterToken(e.Spec))
-	return m, e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
+	env := etcdhost.RenderInitialEnv(initial, "existing", etcdhost.ClusterToken(e.Spec))
+	return m, e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
 		return startJoining(ctx, e, host, env)
 	})
 }
 
 // startJoining installs etcd on a host that joins an existing cluster;
 // data left there by an earlier life is moved aside, never deleted.
-func startJoining(ctx context.Context, e *Env, h *bootstrap.Host, env []byte) error {
-	p, issued, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, []string{})
+func startJoining(ctx context.Context, e *Env, h *host.Host, env []byte) error {
+	p, issued, err := etcdhost.LoadPKI(e.Spec, e.State, []string{})
 	if err != nil {
 		return err
 	}
@@ -146,10 +148,10 @@ func startJoining(ctx context.Context, e *Env, h *bootstrap.Host, env []byte) er
 	}
 	data := e.Spec.Spec.Etcd.DataDir
 	stale := fmt.Sprintf("%s.stale-%s", data, time.Now().UTC().Format("20060102T150405Z"))
-	if err := h.Exec(ctx, "move stale etcd data aside", fmt.Sprintf("systemctl stop etcd.service 2>/dev/null; if [ -d %s/member ]; then mv %s %s; fi", shellQuote(data), shellQuote(data), shellQuote(stale))); err != nil {
+	if err := h.Exec(ctx, "move stale etcd data aside", fmt.Sprintf("systemctl stop etcd.service 2>/dev/null; if [ -d %s/member ]; then mv %s %s; fi", shell.Quote(data), shell.Quote(data), shell.Quote(stale))); err != nil {
 		return err
 	}
-	if _, err := bootstrap.InstallEtcdFiles(ctx, e.Spec, h, p, env); err != nil {
+	if _, err := etcdhost.InstallFiles(ctx, e.Spec, h, p, env); err != nil {
 		return err
 	}
 	e.Session.Log("etcd", h.Spec.Name, "starting etcd to join the existing cluster")
@@ -296,9 +298,9 @@ func stopRemoved(ctx context.Context, e *Env, name string) error {
 	}
 	data := e.Spec.Spec.Etcd.DataDir
 	aside := fmt.Sprintf("%s.removed-%s", data, time.Now().UTC().Format("20060102T150405Z"))
-	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
+	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
 		return host.Exec(ctx, "stop etcd and move its data aside", fmt.Sprintf("systemctl disable --now etcd.service; rm -f %s; if [ -e %s ]; then mv %s %s; fi",
-			bootstrap.EtcdInitialEnvPath, shellQuote(data), shellQuote(data), shellQuote(aside)))
+			etcdhost.InitialEnvPath, shell.Quote(data), shell.Quote(data), shell.Quote(aside)))
 	})
 	if err != nil {
 		e.Session.Log("etcd", name, "could not stop etcd there (%v): it is out of the cluster anyway; stop it by hand", err)
@@ -340,14 +342,14 @@ func byPeerURL(ms []*memberInfo, peer string) *memberInfo {
 
 func specPeer(c *cluster.Cluster, name string) string {
 	if h, err := specHost(c, name); err == nil {
-		return bootstrap.PeerURL(h)
+		return etcdhost.PeerURL(h)
 	}
 	return ""
 }
 
 func specClient(c *cluster.Cluster, name string) string {
 	if h, err := specHost(c, name); err == nil {
-		return bootstrap.ClientURL(h)
+		return etcdhost.ClientURL(h)
 	}
 	return ""
 }

@@ -10,8 +10,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // RestoreOptions say what to restore and how carefully.
@@ -53,7 +55,7 @@ func RestorePlan(ctx context.Context, e *Env, o RestoreOptions) ([]string, error
 	cps := hostNames(e.Spec.HostsWithRole(cluster.RoleControlPlane))
 	ets := hostNames(e.Spec.HostsWithRole(cluster.RoleEtcd))
 	plan = append(plan,
-		fmt.Sprintf("stop kube-apiserver on %s (its static pod manifest is parked in %s)", cps, bootstrap.PausedDir),
+		fmt.Sprintf("stop kube-apiserver on %s (its static pod manifest is parked in %s)", cps, host.PausedDir),
 		fmt.Sprintf("upload %s (%d bytes) to %s on %s", o.From, fi.Size(), restoreUpload, ets),
 		fmt.Sprintf("on %s: stop etcd, move %s aside to %s.before-restore-<time> (kept), etcdutl snapshot restore with a new cluster token and the revision bumped by %d", ets, e.Spec.Spec.Etcd.DataDir, e.Spec.Spec.Etcd.DataDir, RevisionBump),
 		fmt.Sprintf("start etcd on %s and wait until every member is healthy", ets),
@@ -69,15 +71,15 @@ func Restore(ctx context.Context, e *Env, o RestoreOptions) error {
 	s := e.Session
 	cps := e.Spec.HostsWithRole(cluster.RoleControlPlane)
 	s.Log("restore", "", "stopping the API servers")
-	if err := s.OnHosts(ctx, cps, func(ctx context.Context, h *bootstrap.Host) error {
-		return bootstrap.PauseStaticPod(ctx, h, "kube-apiserver")
+	if err := s.OnHosts(ctx, cps, func(ctx context.Context, h *host.Host) error {
+		return host.PauseStaticPod(ctx, h, "kube-apiserver")
 	}); err != nil {
-		return fmt.Errorf("stopping the API servers: %w (kubectl kbs etcd restore again resumes; the parked manifests are in %s)", err, bootstrap.PausedDir)
+		return fmt.Errorf("stopping the API servers: %w (kubectl kbs etcd restore again resumes; the parked manifests are in %s)", err, host.PausedDir)
 	}
 	stamp := time.Now().UTC().Format("20060102T150405Z")
-	token := fmt.Sprintf("%s-restore-%s", bootstrap.ClusterToken(e.Spec), stamp)
-	members := bootstrap.SpecInitialMembers(e.Spec)
-	err := s.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *bootstrap.Host) error {
+	token := fmt.Sprintf("%s-restore-%s", etcdhost.ClusterToken(e.Spec), stamp)
+	members := etcdhost.SpecInitialMembers(e.Spec)
+	err := s.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *host.Host) error {
 		return restoreMember(ctx, e, h, o.From, members, token, stamp)
 	})
 	if err != nil {
@@ -87,11 +89,11 @@ func Restore(ctx context.Context, e *Env, o RestoreOptions) error {
 		return err
 	}
 	s.Log("restore", "", "etcd restored on every member; starting the API servers")
-	return s.OnHosts(ctx, cps, func(ctx context.Context, h *bootstrap.Host) error {
-		if err := bootstrap.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
+	return s.OnHosts(ctx, cps, func(ctx context.Context, h *host.Host) error {
+		if err := host.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
 			return err
 		}
-		if err := bootstrap.APIServerReadyOn(ctx, s, h, 3*time.Minute); err != nil {
+		if err := host.APIServerReadyOn(ctx, s.State().AdminKubeconfig(), h, 3*time.Minute); err != nil {
 			return err
 		}
 		s.Log("restore", h.Spec.Name, "kube-apiserver ready")
@@ -99,9 +101,9 @@ func Restore(ctx context.Context, e *Env, o RestoreOptions) error {
 	})
 }
 
-func restoreMember(ctx context.Context, e *Env, h *bootstrap.Host, from string, members []bootstrap.InitialMember, token, stamp string) error {
+func restoreMember(ctx context.Context, e *Env, h *host.Host, from string, members []etcdhost.InitialMember, token, stamp string) error {
 	data := e.Spec.Spec.Etcd.DataDir
-	if _, ok, _ := h.Query(ctx, "test -x "+bootstrap.EtcdUtl); !ok {
+	if _, ok, _ := h.Query(ctx, "test -x "+etcdhost.Utl); !ok {
 		if err := uploadEtcdutl(ctx, e, h); err != nil {
 			return err
 		}
@@ -117,20 +119,20 @@ func restoreMember(ctx context.Context, e *Env, h *bootstrap.Host, from string, 
 	for _, m := range members {
 		initial = append(initial, m.Name+"="+m.PeerURL)
 	}
-	q := shellQuote
+	q := shell.Quote
 	script := strings.Join([]string{
 		"set -e",
 		"systemctl stop etcd.service",
 		fmt.Sprintf("if [ -e %s ]; then mv %s %s; fi", q(data), q(data), q(data+".before-restore-"+stamp)),
 		fmt.Sprintf("%s snapshot restore %s --name %s --initial-cluster %s --initial-cluster-token %s --initial-advertise-peer-urls %s --data-dir %s --bump-revision %d --mark-compacted >/var/lib/kbs/restore.log 2>&1 || { tail -20 /var/lib/kbs/restore.log >&2; exit 1; }",
-			bootstrap.EtcdUtl, restoreUpload, q(h.Spec.Name), q(strings.Join(initial, ",")), q(token), q(bootstrap.PeerURL(h.Spec)), q(data), RevisionBump),
+			etcdhost.Utl, restoreUpload, q(h.Spec.Name), q(strings.Join(initial, ",")), q(token), q(etcdhost.PeerURL(h.Spec)), q(data), RevisionBump),
 		"chmod 0700 " + q(data),
 	}, "\n")
 	if err := h.Exec(ctx, "restore the snapshot into "+data, script); err != nil {
 		return err
 	}
-	env := bootstrap.RenderEtcdInitialEnv(members, "new", token)
-	if _, err := h.EnsureFile(ctx, bootstrap.File{Path: bootstrap.EtcdInitialEnvPath, Data: env, Mode: 0o644}); err != nil {
+	env := etcdhost.RenderInitialEnv(members, "new", token)
+	if _, err := h.EnsureFile(ctx, host.File{Path: etcdhost.InitialEnvPath, Data: env, Mode: 0o644}); err != nil {
 		return err
 	}
 	e.Session.Log("restore", h.Spec.Name, "data restored (the previous data is in %s.before-restore-%s); starting etcd", data, stamp)
@@ -138,16 +140,16 @@ func restoreMember(ctx context.Context, e *Env, h *bootstrap.Host, from string, 
 }
 
 // uploadEtcdutl brings etcdutl from beside spec.etcd.binary.
-func uploadEtcdutl(ctx context.Context, e *Env, h *bootstrap.Host) error {
+func uploadEtcdutl(ctx context.Context, e *Env, h *host.Host) error {
 	bin := e.Spec.Spec.Etcd.Binary
 	if bin == "" {
-		return fmt.Errorf("etcdutl is not on %s and spec.etcd.binary is not set: install etcdutl %s at %s", h.Spec.Name, e.Spec.Spec.Etcd.Version, bootstrap.EtcdUtl)
+		return fmt.Errorf("etcdutl is not on %s and spec.etcd.binary is not set: install etcdutl %s at %s", h.Spec.Name, e.Spec.Spec.Etcd.Version, etcdhost.Utl)
 	}
 	local := filepath.Join(filepath.Dir(bin), "etcdutl")
 	if _, err := os.Stat(local); err != nil {
 		return fmt.Errorf("etcdutl is not on %s, nor beside spec.etcd.binary (%w): put etcdutl there", h.Spec.Name, err)
 	}
-	_, err := h.EnsureLocalFile(ctx, local, bootstrap.EtcdUtl, 0o755)
+	_, err := h.EnsureLocalFile(ctx, local, etcdhost.Utl, 0o755)
 	return err
 }
 
@@ -199,5 +201,3 @@ func hostNames(hs []cluster.Host) string {
 	}
 	return strings.Join(n, ", ")
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 )
 
@@ -52,13 +53,13 @@ func allInSpec(rows []MemberStatus) error {
 }
 
 func rotateMember(ctx context.Context, e *Env, h cluster.Host, members int) error {
-	p, _, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, []string{bootstrap.ServerCertName(h.Name), bootstrap.PeerCertName(h.Name)})
+	p, _, err := etcdhost.LoadPKI(e.Spec, e.State, []string{etcdhost.ServerCertName(h.Name), etcdhost.PeerCertName(h.Name)})
 	if err != nil {
 		return err
 	}
 	server, peer := p.Server[h.Name], p.Peer[h.Name]
-	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
-		return swapPairs(ctx, host, bootstrap.EtcdPKIDir, map[string]*pki.KeyPair{"server": server, "peer": peer})
+	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
+		return swapPairs(ctx, host, etcdhost.PKIDir, map[string]*pki.KeyPair{"server": server, "peer": peer})
 	})
 	if err != nil {
 		return err
@@ -67,7 +68,7 @@ func rotateMember(ctx context.Context, e *Env, h cluster.Host, members int) erro
 	if err != nil {
 		return err
 	}
-	m := Member{Host: h, Endpoint: bootstrap.ClientURL(h), PeerURL: bootstrap.PeerURL(h)}
+	m := Member{Host: h, Endpoint: etcdhost.ClientURL(h), PeerURL: etcdhost.PeerURL(h)}
 	for _, l := range []struct {
 		url string
 		kp  *pki.KeyPair
@@ -88,15 +89,15 @@ func rotateMember(ctx context.Context, e *Env, h cluster.Host, members int) erro
 // (which kbs uses too), and checks that every member accepts it and every
 // API server is still ready.
 func rotateAPIServerClient(ctx context.Context, e *Env) error {
-	p, _, err := bootstrap.LoadEtcdPKI(e.Spec, e.State, []string{bootstrap.APIServerEtcdClientName})
+	p, _, err := etcdhost.LoadPKI(e.Spec, e.State, []string{etcdhost.APIServerEtcdClientName})
 	if err != nil {
 		return err
 	}
-	err = e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *bootstrap.Host) error {
-		if err := swapPairs(ctx, h, bootstrap.KubePKIDir, map[string]*pki.KeyPair{"apiserver-etcd-client": p.Client}); err != nil {
+	err = e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *host.Host) error {
+		if err := swapPairs(ctx, h, host.KubePKIDir, map[string]*pki.KeyPair{"apiserver-etcd-client": p.Client}); err != nil {
 			return err
 		}
-		return bootstrap.APIServerReadyOn(ctx, e.Session, h, time.Minute)
+		return host.APIServerReadyOn(ctx, e.State.AdminKubeconfig(), h, time.Minute)
 	})
 	if err != nil {
 		return fmt.Errorf("rotating the API servers' etcd client certificate: %w", err)
@@ -114,10 +115,10 @@ func rotateAPIServerClient(ctx context.Context, e *Env) error {
 // swapPairs uploads each NAME.crt/NAME.key beside its final place and
 // then renames all of them in one command, so that a reader of the files
 // sees a mismatched certificate and key for microseconds at most.
-func swapPairs(ctx context.Context, h *bootstrap.Host, dir string, pairs map[string]*pki.KeyPair) error {
+func swapPairs(ctx context.Context, h *host.Host, dir string, pairs map[string]*pki.KeyPair) error {
 	var moves []string
 	for name, kp := range pairs {
-		for _, f := range []bootstrap.File{
+		for _, f := range []host.File{
 			{Path: dir + "/." + name + ".key.new", Data: kp.KeyPEM, Mode: 0o600, Secret: true},
 			{Path: dir + "/." + name + ".crt.new", Data: kp.CertPEM, Mode: 0o644},
 		} {

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/fsutil"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 // The steps of a CA rotation; pki/etcd/ca-rotation holds the next one, so
@@ -127,11 +128,11 @@ func distributeCA(ctx context.Context, e *Env, pem []byte) error {
 	s := e.Session
 	members := len(Members(e.Spec))
 	for _, h := range e.Spec.HostsWithRole(cluster.RoleEtcd) {
-		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
-			if _, err := host.EnsureFile(ctx, bootstrap.File{Path: bootstrap.EtcdPKIDir + "/ca.crt", Data: pem, Mode: 0o644}); err != nil {
+		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, hh *host.Host) error {
+			if _, err := hh.EnsureFile(ctx, host.File{Path: etcdhost.PKIDir + "/ca.crt", Data: pem, Mode: 0o644}); err != nil {
 				return err
 			}
-			return host.Exec(ctx, "restart etcd", "systemctl restart etcd.service")
+			return hh.Exec(ctx, "restart etcd", "systemctl restart etcd.service")
 		})
 		if err != nil {
 			return err
@@ -142,11 +143,11 @@ func distributeCA(ctx context.Context, e *Env, pem []byte) error {
 		s.Log("etcd", h.Name, "restarted with the new trust; cluster healthy")
 	}
 	for _, h := range e.Spec.HostsWithRole(cluster.RoleControlPlane) {
-		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *bootstrap.Host) error {
-			if _, err := host.EnsureFile(ctx, bootstrap.File{Path: bootstrap.KubeEtcdCA, Data: pem, Mode: 0o644}); err != nil {
+		err := s.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, hh *host.Host) error {
+			if _, err := hh.EnsureFile(ctx, host.File{Path: host.KubeEtcdCA, Data: pem, Mode: 0o644}); err != nil {
 				return err
 			}
-			return bootstrap.RestartStaticPod(ctx, s, host, "kube-apiserver")
+			return host.RestartStaticPod(ctx, e.State.AdminKubeconfig(), hh, "kube-apiserver")
 		})
 		if err != nil {
 			return err

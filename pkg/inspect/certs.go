@@ -36,7 +36,7 @@ func ReadCerts(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, w
 	var out []Cert
 	add := func(name, source string, c *x509.Certificate) {
 		out = append(out, Cert{Name: name, Source: source, Info: pki.Describe(c),
-			Remaining: Remaining(c.NotAfter, now), Expiring: pki.ExpiresWithin(c, now, warn)})
+			Remaining: pki.Remaining(c.NotAfter, now), Expiring: pki.ExpiresWithin(c, now, warn)})
 	}
 	chain, err := servingChain(ctx, cfg)
 	if err != nil {
@@ -116,17 +116,4 @@ func ParseWindow(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--warn-within %q: want days such as 30d, or a duration such as 720h", s)
 	}
 	return d, nil
-}
-
-// Remaining is the time left, in days when there are several.
-func Remaining(notAfter, now time.Time) string {
-	d := notAfter.Sub(now)
-	if d <= 0 {
-		return "EXPIRED"
-	}
-	days := int(d.Hours() / 24)
-	if days >= 2 {
-		return fmt.Sprintf("%dd", days)
-	}
-	return d.Round(time.Minute).String()
 }

@@ -111,3 +111,16 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	db, errB := x509.MarshalPKIXPublicKey(b)
 	return errA == nil && errB == nil && bytes.Equal(da, db)
 }
+
+// Remaining is the time left, in days when there are several.
+func Remaining(notAfter, now time.Time) string {
+	d := notAfter.Sub(now)
+	if d <= 0 {
+		return "EXPIRED"
+	}
+	days := int(d.Hours() / 24)
+	if days >= 2 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return d.Round(time.Minute).String()
+}

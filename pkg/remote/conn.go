@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // maxSessions stays under OpenSSH's default MaxSessions (10), which refuses
@@ -183,13 +185,13 @@ func (c *conn) wrap(ctx context.Context, cmd string, o *runOptions) (string, io.
 		return "", nil, err
 	}
 	if pass == nil {
-		return "sudo -n -- sh -c " + shellQuote(cmd), o.stdin, nil
+		return "sudo -n -- sh -c " + shell.Quote(cmd), o.stdin, nil
 	}
 	in := io.Reader(bytes.NewReader(append(append([]byte{}, pass...), '\n')))
 	if o.stdin != nil {
 		in = io.MultiReader(in, o.stdin)
 	}
-	return "sudo -S -k -p '' -- sh -c " + shellQuote(cmd), in, nil
+	return "sudo -S -k -p '' -- sh -c " + shell.Quote(cmd), in, nil
 }
 
 // sudoPassword finds out once per connection whether sudo needs a password
@@ -242,7 +244,7 @@ chmod %04o "$tmp"
 sync "$tmp" 2>/dev/null || true
 %s
 mv -f "$tmp" "$dst"
-trap - EXIT`, shellQuote(path), decode, teeTo(o.tee), mode.Perm(), chownLine(owner), check)
+trap - EXIT`, shell.Quote(path), decode, teeTo(o.tee), mode.Perm(), chownLine(owner), check)
 	if _, err := c.Run(ctx, script, Privileged(), Stdin(r)); err != nil {
 		var exit *ExitError
 		if errors.As(err, &exit) && exit.Code == checksumExit {
@@ -267,20 +269,15 @@ func chownLine(owner string) string {
 	if owner == "" {
 		return ""
 	}
-	return "chown " + shellQuote(owner) + ` "$tmp"`
+	return "chown " + shell.Quote(owner) + ` "$tmp"`
 }
 
 func (c *conn) ReadFile(ctx context.Context, path string, w io.Writer) error {
 	o := runOptions{privileged: true}
-	if err := c.run(ctx, "cat -- "+shellQuote(path), &o, w); err != nil {
+	if err := c.run(ctx, "cat -- "+shell.Quote(path), &o, w); err != nil {
 		return fmt.Errorf("reading %s on %s: %w", path, c.t.Name, err)
 	}
 	return nil
-}
-
-// shellQuote quotes s for POSIX sh.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func shorten(cmd string) string {

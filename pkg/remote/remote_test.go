@@ -79,12 +79,6 @@ func TestPgidSniffer(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	if got := shellQuote(`it's "x" $HOME`); got != `'it'\''s "x" $HOME'` {
-		t.Fatalf("shellQuote = %s", got)
-	}
-}
-
 func TestParseJump(t *testing.T) {
 	tests := map[string][3]string{
 		"bastion":               {"me", "bastion", "22"},

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	kbscluster "github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcd"
+	"github.com/kubectl-kbs/kbs/pkg/state"
 	"github.com/kubectl-kbs/kbs/test/env"
 	"github.com/kubectl-kbs/kbs/test/kbsrun"
 )
@@ -58,13 +58,13 @@ spec:
   - {name: %s, role: etcd, address: %s}
   - {name: cp, role: control-plane, address: %s}
 `, bin, cluster.ClientKey, n.Name, n.IP, cluster.Gateway)
-	specPath, state := filepath.Join(dir, "bench.yaml"), filepath.Join(dir, "state")
+	specPath, stateDir := filepath.Join(dir, "bench.yaml"), filepath.Join(dir, "state")
 	if err := os.WriteFile(specPath, []byte(specText), 0o600); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, stderr, err := kbsrun.Run(ctx, "init", "-f", specPath, "--state-dir", state, "--known-hosts", cluster.KnownHosts,
+	if _, stderr, err := kbsrun.Run(ctx, "init", "-f", specPath, "--state-dir", stateDir, "--known-hosts", cluster.KnownHosts,
 		"--skip-phases", "preflight,runtime,runtime-workers,etcd-client-certs,kubeadm-config,control-plane,cni,join,wait-ready"); err != nil {
 		return nil, fmt.Errorf("etcd phases: %w\n%s", err, stderr)
 	}
@@ -72,7 +72,7 @@ spec:
 	if err != nil {
 		return nil, err
 	}
-	st, err := bootstrap.OpenState(state, false)
+	st, err := state.Open(stateDir, false)
 	if err != nil {
 		return nil, err
 	}

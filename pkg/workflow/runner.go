@@ -1,4 +1,10 @@
-package bootstrap
+// Package workflow is kbs's one engine for multi-step mutations: init,
+// join, reset, certificate renewal, etcd membership changes, restore and CA
+// rotation are each a list of phases run by the same Runner, journaled in
+// the cluster's state directory (a re-run verifies and skips finished
+// phases; a killed run resumes), dry-run-able, timed, and with each phase's
+// errors named after it.
+package workflow
 
 import (
 	"context"
@@ -9,10 +15,17 @@ import (
 	"time"
 )
 
+// Data is what every workflow's data must tell the runner: whether this run
+// only plans. It is the one source of truth for dry-run: the runner and the
+// phases read the same answer.
+type Data interface {
+	DryRun() bool
+}
+
 // Phase is one step of a workflow over data D. Phases are data, in the
 // spirit of kubeadm's workflow runner: the runner gives each a
 // `phase NAME` subcommand, --skip-phases and a journal entry for free.
-type Phase[D any] struct {
+type Phase[D Data] struct {
 	Name  string
 	Short string
 	// Run does the work. It must be idempotent: a re-run after success (or
@@ -26,12 +39,13 @@ type Phase[D any] struct {
 	// there (its result is needed from then on). Per-host work that does not
 	// depend on other hosts overlaps this way instead of waiting at a
 	// barrier. In a dry run phases run in order, so plans read top to bottom.
+	// New refuses a name that is not a later phase.
 	Until string
 }
 
 // Runner runs phases in order.
-type Runner[D any] struct {
-	Phases []Phase[D]
+type Runner[D Data] struct {
+	phases []Phase[D]
 	// Journal records finished phases; nil records nothing.
 	Journal *Journal
 	// Log reports progress, "[phase] …".
@@ -40,10 +54,48 @@ type Runner[D any] struct {
 	Timings *Timings
 }
 
+// New checks a workflow as it is built: names unique and non-empty, every
+// Until the name of a later phase (a typo would otherwise run the phase in
+// the foreground, or never wait for it).
+func New[D Data](phases ...Phase[D]) (*Runner[D], error) {
+	seen := map[string]int{}
+	for i, p := range phases {
+		if p.Name == "" || p.Run == nil {
+			return nil, fmt.Errorf("workflow phase %d: a phase needs a name and a Run", i)
+		}
+		if _, dup := seen[p.Name]; dup {
+			return nil, fmt.Errorf("workflow phase %q: the name is used twice", p.Name)
+		}
+		seen[p.Name] = i
+	}
+	for i, p := range phases {
+		if p.Until == "" {
+			continue
+		}
+		if j, ok := seen[p.Until]; !ok || j <= i {
+			return nil, fmt.Errorf("workflow phase %q: Until %q is not a later phase of this workflow", p.Name, p.Until)
+		}
+	}
+	return &Runner[D]{phases: phases}, nil
+}
+
+// Must is New for workflows fixed at compile time: a bad one is a bug that
+// every test of the workflow finds.
+func Must[D Data](phases ...Phase[D]) *Runner[D] {
+	r, err := New(phases...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Phases lists the phases in order.
+func (r *Runner[D]) Phases() []Phase[D] { return slices.Clone(r.phases) }
+
 // Names lists the phase names in order.
 func (r *Runner[D]) Names() []string {
-	names := make([]string, len(r.Phases))
-	for i, p := range r.Phases {
+	names := make([]string, len(r.phases))
+	for i, p := range r.phases {
 		names[i] = p.Name
 	}
 	return names
@@ -61,34 +113,23 @@ func (r *Runner[D]) CheckNames(names []string) error {
 }
 
 // RunAll runs every phase not in skip; with only set, just those phases,
-// journaled or not.
-// dryRun bypasses the journal: nothing is recorded or skipped because of it.
-func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string, dryRun bool) error {
-	if err := r.CheckNames(append(append([]string{}, skip...), only...)); err != nil {
+// journaled or not. A dry run (d.DryRun()) bypasses the journal: nothing is
+// recorded or skipped because of it.
+func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string) error {
+	if err := r.CheckNames(append(slices.Clone(skip), only...)); err != nil {
 		return err
 	}
+	dryRun := d.DryRun()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pending := map[string][]chan error{} // background phases, by the phase that waits for them
-	waitFor := func(name string) error {
-		var errs []error
-		for _, ch := range pending[name] {
-			if err := <-ch; err != nil {
-				errs = append(errs, err)
-			}
-		}
-		delete(pending, name)
-		return errors.Join(errs...)
-	}
+	bg := background{}
 	defer func() {
 		// Never leave a background phase running past the run.
 		cancel()
-		for name := range pending {
-			_ = waitFor(name)
-		}
+		bg.waitAll()
 	}()
-	for _, p := range r.Phases {
-		if err := waitFor(p.Name); err != nil {
+	for _, p := range r.phases {
+		if err := bg.waitFor(p.Name); err != nil {
 			return err
 		}
 		if slices.Contains(skip, p.Name) || (len(only) > 0 && !slices.Contains(only, p.Name)) {
@@ -99,11 +140,9 @@ func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string, dryRun
 		if !dryRun && len(only) == 0 && r.done(ctx, p, d) {
 			continue
 		}
-		if p.Until != "" && !dryRun && len(only) == 0 && slices.Contains(r.Names(), p.Until) {
-			ch := make(chan error, 1)
-			pending[p.Until] = append(pending[p.Until], ch)
+		if p.Until != "" && !dryRun && len(only) == 0 {
 			r.log(p.Name, "%s (in the background until %s)", p.Short, p.Until)
-			go func() { ch <- r.runOne(ctx, p, d, dryRun) }()
+			bg.start(p.Until, func() error { return r.runOne(ctx, p, d, dryRun) })
 			continue
 		}
 		r.log(p.Name, "%s", p.Short)
@@ -111,11 +150,7 @@ func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string, dryRun
 			return err
 		}
 	}
-	var errs []error
-	for name := range pending {
-		errs = append(errs, waitFor(name))
-	}
-	return errors.Join(errs...)
+	return bg.waitAll()
 }
 
 func (r *Runner[D]) runOne(ctx context.Context, p Phase[D], d D, dryRun bool) error {
@@ -152,4 +187,33 @@ func (r *Runner[D]) log(phase, format string, args ...any) {
 	if r.Log != nil {
 		r.Log(phase, format, args...)
 	}
+}
+
+// background holds the phases running beside the others, by the phase
+// that waits for them.
+type background map[string][]chan error
+
+func (b background) start(until string, run func() error) {
+	ch := make(chan error, 1)
+	b[until] = append(b[until], ch)
+	go func() { ch <- run() }()
+}
+
+func (b background) waitFor(name string) error {
+	var errs []error
+	for _, ch := range b[name] {
+		if err := <-ch; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	delete(b, name)
+	return errors.Join(errs...)
+}
+
+func (b background) waitAll() error {
+	var errs []error
+	for name := range b {
+		errs = append(errs, b.waitFor(name))
+	}
+	return errors.Join(errs...)
 }

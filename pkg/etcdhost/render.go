@@ -1,4 +1,4 @@
-package bootstrap
+package etcdhost
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
 
-var etcdUnit = template.Must(template.New("etcd.service").Parse(`# Managed by kbs for cluster {{ .Cluster }}; changes are overwritten.
+var unitTemplate = template.Must(template.New("etcd.service").Parse(`# Managed by kbs for cluster {{ .Cluster }}; changes are overwritten.
 [Unit]
 Description=etcd for Kubernetes cluster {{ .Cluster }}
 Documentation=https://etcd.io/docs/
@@ -34,32 +34,32 @@ LimitNOFILE=65536
 WantedBy=multi-user.target
 `))
 
-// RenderEtcdUnit writes the systemd unit for the etcd member on host: client-
+// RenderUnit writes the systemd unit for the etcd member on host: client-
 // and peer-certificate auth. The unit is etcd.service and is enabled as
 // etcd.service (the notes wrote etc.service and enabled "etcd", which does
 // not exist). It holds nothing about the other members: who the member
-// started with lives in EtcdInitialEnvPath, so growing or shrinking the
+// started with lives in InitialEnvPath, so growing or shrinking the
 // cluster never rewrites (and restarts) the members already running.
-func RenderEtcdUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
-	pki := func(f string) string { return EtcdPKIDir + "/" + f }
+func RenderUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
+	file := func(f string) string { return PKIDir + "/" + f }
 	listen := listenAddr(host.Address)
 	args := []string{
 		"--name=" + host.Name,
 		"--data-dir=" + c.Spec.Etcd.DataDir,
-		"--listen-client-urls=" + url(listen, EtcdClientPort) + ",https://127.0.0.1:2379",
-		"--advertise-client-urls=" + url(host.Address, EtcdClientPort),
-		"--listen-peer-urls=" + url(listen, EtcdPeerPort),
+		"--listen-client-urls=" + url(listen, ClientPort) + ",https://127.0.0.1:2379",
+		"--advertise-client-urls=" + url(host.Address, ClientPort),
+		"--listen-peer-urls=" + url(listen, PeerPort),
 		"--initial-advertise-peer-urls=" + PeerURL(host),
-		"--cert-file=" + pki("server.crt"), "--key-file=" + pki("server.key"),
-		"--client-cert-auth=true", "--trusted-ca-file=" + pki("ca.crt"),
-		"--peer-cert-file=" + pki("peer.crt"), "--peer-key-file=" + pki("peer.key"),
-		"--peer-client-cert-auth=true", "--peer-trusted-ca-file=" + pki("ca.crt"),
+		"--cert-file=" + file("server.crt"), "--key-file=" + file("server.key"),
+		"--client-cert-auth=true", "--trusted-ca-file=" + file("ca.crt"),
+		"--peer-cert-file=" + file("peer.crt"), "--peer-key-file=" + file("peer.key"),
+		"--peer-client-cert-auth=true", "--peer-trusted-ca-file=" + file("ca.crt"),
 	}
 	var b bytes.Buffer
-	err := etcdUnit.Execute(&b, struct {
+	err := unitTemplate.Execute(&b, struct {
 		Cluster, Binary, InitialEnv string
 		Args                        []string
-	}{c.Metadata.Name, EtcdBinary, EtcdInitialEnvPath, args})
+	}{c.Metadata.Name, Binary, InitialEnvPath, args})
 	if err != nil {
 		return nil, fmt.Errorf("rendering etcd unit: %w", err)
 	}
@@ -69,10 +69,10 @@ func RenderEtcdUnit(c *cluster.Cluster, host cluster.Host) ([]byte, error) {
 // InitialMember is one member of the cluster a new member starts with.
 type InitialMember struct{ Name, PeerURL string }
 
-// RenderEtcdInitialEnv is the environment file for a member's first start:
+// RenderInitialEnv is the environment file for a member's first start:
 // the members it starts with, whether the cluster is new or existing, and
 // the cluster token (a restore makes a new one).
-func RenderEtcdInitialEnv(members []InitialMember, state, token string) []byte {
+func RenderInitialEnv(members []InitialMember, state, token string) []byte {
 	var initial []string
 	for _, m := range members {
 		initial = append(initial, m.Name+"="+m.PeerURL)
@@ -94,13 +94,13 @@ func SpecInitialMembers(c *cluster.Cluster) []InitialMember {
 func ClusterToken(c *cluster.Cluster) string { return "kbs-" + c.Metadata.Name }
 
 // PeerURL is the peer URL of an etcd host.
-func PeerURL(h cluster.Host) string { return url(h.Address, EtcdPeerPort) }
+func PeerURL(h cluster.Host) string { return url(h.Address, PeerPort) }
 
 // ClientURL is the client URL of an etcd host.
-func ClientURL(h cluster.Host) string { return url(h.Address, EtcdClientPort) }
+func ClientURL(h cluster.Host) string { return url(h.Address, ClientPort) }
 
-// EtcdEndpoints are the client URLs of every etcd member.
-func EtcdEndpoints(c *cluster.Cluster) []string {
+// Endpoints are the client URLs of every etcd member.
+func Endpoints(c *cluster.Cluster) []string {
 	var eps []string
 	for _, h := range c.HostsWithRole(cluster.RoleEtcd) {
 		eps = append(eps, ClientURL(h))

@@ -1,4 +1,10 @@
-package bootstrap
+// Package host is the layer every operation on a cluster's machines goes
+// through: Host, one machine with its dry-run guard (every change to it,
+// uploads included, passes through a method that prints instead of acting
+// in a dry run), and Session, the run that opens hosts and works on them in
+// parallel within a bound, with one log. It also knows where kubeadm keeps
+// things on a node and how to stop, start and wait for its static pods.
+package host
 
 import (
 	"bytes"
@@ -13,6 +19,8 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // Host is one host as phases see it: every change goes through it, and in
@@ -21,8 +29,17 @@ type Host struct {
 	Spec cluster.Host
 	conn remote.Conn // nil in dry-run
 	plan func(format string, args ...any)
-	// timings, when set, records heavy remote work (see Timings).
-	timings *Timings
+	// timings, when set, records heavy remote work (see workflow.Timings).
+	timings *workflow.Timings
+}
+
+// New is a host that works over conn, or only plans when conn is nil:
+// plan receives each "would …" line.
+func New(spec cluster.Host, conn remote.Conn, plan func(format string, args ...any), timings *workflow.Timings) *Host {
+	if plan == nil {
+		plan = func(string, ...any) {}
+	}
+	return &Host{Spec: spec, conn: conn, plan: plan, timings: timings}
 }
 
 // DryRun says whether this host only plans.
@@ -54,6 +71,46 @@ func (h *Host) Query(ctx context.Context, cmd string) (out string, ok bool, err 
 	return strings.TrimSpace(string(b)), err == nil, err
 }
 
+// Probe runs a check that leaves a passing trace on the host — a listener
+// it starts and stops, a datagram, a scratch file under /tmp — and is
+// therefore not a Query. Like Query it does not run in a dry run.
+func (h *Host) Probe(ctx context.Context, cmd string) (out string, ok bool, err error) {
+	return h.Query(ctx, cmd)
+}
+
+// Plan prints one line of the host's dry-run plan.
+func (h *Host) Plan(format string, args ...any) { h.plan(format, args...) }
+
+// Trace records heavy remote work (kubeadm, an image import) that ran from
+// start until now, for --timings.
+func (h *Host) Trace(what string, start time.Time) { h.timings.Remote(what, start) }
+
+// ReadFile streams a file of the host into w; it changes nothing, so it
+// runs in a dry run too when there is a connection (there is none).
+func (h *Host) ReadFile(ctx context.Context, path string, w io.Writer) error {
+	if h.DryRun() {
+		return fmt.Errorf("reading %s: a dry run has no connection to %s", path, h.Spec.Name)
+	}
+	return h.conn.ReadFile(ctx, path, w)
+}
+
+// WriteStream writes r to path atomically with the given options (see
+// remote.WriteFile): for uploads that decompress, are checksummed or feed a
+// command as they arrive. In a dry run it plans what instead.
+func (h *Host) WriteStream(ctx context.Context, what, path string, r io.Reader, mode os.FileMode, opts ...remote.WriteOption) error {
+	if h.DryRun() {
+		h.plan("would %s: %s (mode %04o)", what, path, mode.Perm())
+		return nil
+	}
+	return h.conn.WriteFile(ctx, path, r, mode, "root:root", opts...)
+}
+
+// heavyWork says whether an Exec's description is work kbs waits on rather
+// than does.
+func heavyWork(what string) bool {
+	return strings.HasPrefix(what, "kubeadm ") || what == "import images"
+}
+
 // File is content to place on a host.
 type File struct {
 	Path   string
@@ -79,7 +136,7 @@ func (h *Host) EnsureFile(ctx context.Context, f File) (bool, error) {
 		}
 		return true, nil
 	}
-	got, _, _ := h.Query(ctx, fmt.Sprintf("sha256sum %s 2>/dev/null | cut -d' ' -f1; stat -c %%a %s 2>/dev/null", quote(f.Path), quote(f.Path)))
+	got, _, _ := h.Query(ctx, fmt.Sprintf("sha256sum %s 2>/dev/null | cut -d' ' -f1; stat -c %%a %s 2>/dev/null", shell.Quote(f.Path), shell.Quote(f.Path)))
 	if got == want+"\n"+fmt.Sprintf("%o", f.Mode.Perm()) {
 		return false, nil
 	}
@@ -105,7 +162,7 @@ func (h *Host) EnsureLocalFile(ctx context.Context, local, path string, mode os.
 		h.plan("would upload %s to %s (mode %04o, sha256 %s)", local, path, mode.Perm(), want[:12])
 		return true, nil
 	}
-	got, _, _ := h.Query(ctx, "sha256sum "+quote(path)+" 2>/dev/null | cut -d' ' -f1")
+	got, _, _ := h.Query(ctx, "sha256sum "+shell.Quote(path)+" 2>/dev/null | cut -d' ' -f1")
 	if got == want {
 		return false, nil
 	}
@@ -124,5 +181,3 @@ func preview(f File) string {
 	}
 	return ":\n    " + strings.ReplaceAll(strings.TrimRight(string(f.Data), "\n"), "\n", "\n    ")
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,4 +1,4 @@
-package inspect
+package host
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // nodeCertScript prints, for each certificate file and kubeconfig on a
@@ -57,7 +58,7 @@ func fileCertScript(files []string) string {
 	var b strings.Builder
 	b.WriteString("for f in")
 	for _, f := range files {
-		b.WriteString(" '" + strings.ReplaceAll(f, "'", `'\''`) + "'")
+		b.WriteString(" " + shell.Quote(f))
 	}
 	b.WriteString(`; do
   [ -f "$f" ] || continue
@@ -69,9 +70,7 @@ done`)
 
 // ReadNodeCerts reads the kubeadm PKI (and kbs's etcd PKI) of every host
 // over SSH, in parallel.
-func ReadNodeCerts(ctx context.Context, d interface {
-	Dial(context.Context, remote.Target) (remote.Conn, error)
-}, hosts []HostTarget, parallel int, warn time.Duration, now time.Time) ([]NodeCert, error) {
+func ReadNodeCerts(ctx context.Context, d Dialer, hosts []HostTarget, parallel int, warn time.Duration, now time.Time) ([]NodeCert, error) {
 	var mu sync.Mutex
 	var out []NodeCert
 	err := remote.ForEach(ctx, hosts, parallel, func(ctx context.Context, h HostTarget) error {
@@ -107,7 +106,7 @@ func parseNodeCerts(host, text string, warn time.Duration, now time.Time) []Node
 		}
 		c := certs[0]
 		out = append(out, NodeCert{Host: host, File: strings.TrimSpace(file), Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-			Serial: c.SerialNumber.String(), NotAfter: c.NotAfter, Remaining: Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
+			Serial: c.SerialNumber.String(), NotAfter: c.NotAfter, Remaining: pki.Remaining(c.NotAfter, now), IsCA: c.IsCA, Expiring: pki.ExpiresWithin(c, now, warn)})
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package bootstrap
+package workflow
 
 import (
 	"fmt"
@@ -48,12 +48,6 @@ func (t *Timings) Remote(what string, start time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.remote = append(t.remote, interval{what, start, time.Now()})
-}
-
-// heavyWork says whether an Exec's description is work kbs waits on rather
-// than does.
-func heavyWork(what string) bool {
-	return strings.HasPrefix(what, "kubeadm ") || what == "import images"
 }
 
 // covered is the wall time during which at least one remote interval ran

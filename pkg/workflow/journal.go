@@ -1,4 +1,4 @@
-package bootstrap
+package workflow
 
 import (
 	"encoding/json"
@@ -29,11 +29,12 @@ type journalEntry struct {
 	Finished time.Time `json:"finished"`
 }
 
-const journalFile = "journal.json"
+// JournalFile is the journal's name in the state directory.
+const JournalFile = "journal.json"
 
 // OpenJournal reads DIR/journal.json (missing is empty).
 func OpenJournal(dir, specHash string) (*Journal, error) {
-	j := &Journal{path: filepath.Join(dir, journalFile), specHash: specHash, entries: map[string]journalEntry{}}
+	j := &Journal{path: filepath.Join(dir, JournalFile), specHash: specHash, entries: map[string]journalEntry{}}
 	b, err := os.ReadFile(j.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return j, nil

@@ -1,8 +1,10 @@
-package bootstrap
+package etcdhost
 
 import (
 	"slices"
 	"testing"
+
+	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
 // Day-2 steps must issue exactly what they deploy: a certificate close to
@@ -10,7 +12,7 @@ import (
 func TestLoadEtcdPKIRenewal(t *testing.T) {
 	c := loadExample(t, "k8s")
 	c.Spec.Etcd.CertValidity = "1h" // always "within 30 days"
-	s, err := OpenState(t.TempDir(), false)
+	s, err := state.Open(t.TempDir(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestLoadEtcdPKIRenewal(t *testing.T) {
 		{"day 2 keeps it", []string{}, nil},
 		{"rotation renews only what it names", []string{server}, []string{server}},
 	} {
-		_, issued, err := LoadEtcdPKI(c, s, tc.renew)
+		_, issued, err := LoadPKI(c, s, tc.renew)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,8 +35,8 @@ func TestLoadEtcdPKIRenewal(t *testing.T) {
 			t.Errorf("%s: issued %v, want %v", tc.name, issued, tc.want)
 		}
 	}
-	p, err := ReadEtcdPKI(c, s)
+	p, err := ReadPKI(c, s)
 	if err != nil || p.Server["etcd-0"] == nil || p.Client == nil {
-		t.Fatalf("ReadEtcdPKI: %v %+v", err, p)
+		t.Fatalf("ReadPKI: %v %+v", err, p)
 	}
 }

@@ -1,4 +1,4 @@
-package bootstrap
+package host
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // Where kubeadm's static pods live, and where kbs parks one to stop it:
@@ -34,14 +36,14 @@ func HastenExit(ctx context.Context, h *Host, component, pid string) {
 		return
 	}
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		if _, alive, _ := h.Query(ctx, "kill -0 "+pid); !alive {
+		if _, alive, _ := h.Query(ctx, "kill -0 "+shell.Quote(pid)); !alive {
 			return true, nil
 		}
 		listening, _, _ := h.Query(ctx, fmt.Sprintf("ss -Hltn 'sport = :%d'", port))
 		if listening != "" {
 			return false, nil
 		}
-		_, _, _ = h.Query(ctx, "kill -KILL "+pid)
+		_ = h.Exec(ctx, "stop "+component+" now that it no longer listens", "kill -KILL "+shell.Quote(pid))
 		return true, nil
 	})
 }
@@ -72,8 +74,9 @@ func ResumeStaticPod(ctx context.Context, h *Host, component string) error {
 }
 
 // RestartStaticPod stops and starts one component; kube-apiserver is
-// waited for until it answers /readyz on this host.
-func RestartStaticPod(ctx context.Context, d InitData, h *Host, component string) error {
+// waited for until it answers /readyz on this host, with the credentials of
+// the admin kubeconfig at admin.
+func RestartStaticPod(ctx context.Context, admin string, h *Host, component string) error {
 	if err := PauseStaticPod(ctx, h, component); err != nil {
 		return err
 	}
@@ -81,7 +84,7 @@ func RestartStaticPod(ctx context.Context, d InitData, h *Host, component string
 		return err
 	}
 	if component == "kube-apiserver" {
-		return APIServerReadyOn(ctx, d, h, 2*time.Minute)
+		return APIServerReadyOn(ctx, admin, h, 2*time.Minute)
 	}
 	return nil
 }
@@ -91,7 +94,7 @@ func ProcessID(ctx context.Context, h *Host, component string) string {
 	// -f and an anchored pattern: comm is cut at 15 characters
 	// (kube-controller-manager), and the pattern never matches the shell
 	// running pgrep.
-	out, ok, _ := h.Query(ctx, "pgrep -f "+quote("^[^ ]*"+component+"( |$)"))
+	out, ok, _ := h.Query(ctx, "pgrep -f "+shell.Quote("^[^ ]*"+component+"( |$)"))
 	if !ok {
 		return ""
 	}
@@ -130,14 +133,15 @@ func waitProcess(ctx context.Context, h *Host, component string, running bool) e
 }
 
 // APIServerReadyOn waits until the API server on h itself (not the load
-// balancer) answers /readyz, with the admin credentials kbs keeps.
-func APIServerReadyOn(ctx context.Context, d InitData, h *Host, timeout time.Duration) error {
+// balancer) answers /readyz, with the admin credentials kbs keeps (the
+// kubeconfig at admin).
+func APIServerReadyOn(ctx context.Context, admin string, h *Host, timeout time.Duration) error {
 	if h.DryRun() {
 		return nil
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", d.State().AdminKubeconfig())
+	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
 	if err != nil {
-		return fmt.Errorf("no admin credentials in %s (%w): run kubectl kbs init phase control-plane", d.State().AdminKubeconfig(), err)
+		return fmt.Errorf("no admin credentials in %s (%w): run kubectl kbs init phase control-plane", admin, err)
 	}
 	cfg.Host = "https://" + net.JoinHostPort(h.Spec.Address, strconv.Itoa(6443))
 	cfg.Timeout = 5 * time.Second
@@ -145,5 +149,19 @@ func APIServerReadyOn(ctx context.Context, d InitData, h *Host, timeout time.Dur
 	if err != nil {
 		return err
 	}
-	return apiReady(ctx, cs, timeout)
+	return APIReady(ctx, cs, timeout)
+}
+
+// APIReady waits until the API server answers /readyz with the client's
+// credentials.
+func APIReady(ctx context.Context, cs kubernetes.Interface, timeout time.Duration) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, last = cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the API server is not ready: %v (on the control plane: crictl ps -a; journalctl -u kubelet)", last)
+	}
+	return nil
 }

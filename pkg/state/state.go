@@ -1,4 +1,9 @@
-package bootstrap
+// Package state is the cluster's directory on the operator's machine,
+// ~/.kube/kbs/<cluster>/ (0700): the CAs kbs owns, the certificates it
+// issued from them, the admin kubeconfig, the spec as last applied and the
+// journal of finished phases. Every capability that changes a cluster reads
+// and writes it through this package.
+package state
 
 import (
 	"crypto/sha256"
@@ -26,14 +31,14 @@ type State struct {
 	dryRun bool
 }
 
-// DefaultStateDir is ~/.kube/kbs/<cluster>.
-func DefaultStateDir(clusterName string) string {
+// DefaultDir is ~/.kube/kbs/<cluster>.
+func DefaultDir(clusterName string) string {
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, ".kube", "kbs", clusterName)
 }
 
-// OpenState makes sure dir exists as a private directory (not in dry-run).
-func OpenState(dir string, dryRun bool) (*State, error) {
+// Open makes sure dir exists as a private directory (not in dry-run).
+func Open(dir string, dryRun bool) (*State, error) {
 	if !dryRun {
 		if err := fsutil.EnsurePrivateDir(dir); err != nil {
 			return nil, err
@@ -41,6 +46,12 @@ func OpenState(dir string, dryRun bool) (*State, error) {
 	}
 	return &State{Dir: dir, dryRun: dryRun}, nil
 }
+
+// Path is a file under the state directory.
+func (s *State) Path(elem ...string) string { return s.path(elem...) }
+
+// DryRun says whether this state only plans: nothing is written.
+func (s *State) DryRun() bool { return s.dryRun }
 
 func (s *State) path(elem ...string) string {
 	return filepath.Join(append([]string{s.Dir}, elem...)...)
@@ -120,7 +131,7 @@ const (
 // An unchanged cert means an unchanged file on the host and no etcd restart.
 func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, policy Renewal) (*pki.KeyPair, bool, error) {
 	crt, key := s.path("pki", "etcd", name+".crt"), s.path("pki", "etcd", name+".key")
-	if kp, ok := reusable(ca, crt, key, req, policy == Keep); ok && policy != Force {
+	if kp, ok := LoadPair(ca, crt, key, req, policy == Keep); ok && policy != Force {
 		return kp, false, nil
 	}
 	kp, err := ca.Issue(req)
@@ -135,9 +146,10 @@ func (s *State) LeafCert(ca *pki.CA, name string, req pki.CertRequest, policy Re
 	return kp, true, nil
 }
 
-// reusable loads a certificate and key that belong together and to ca;
-// unless anyAge, one that expires within 30 days does not count.
-func reusable(ca *pki.CA, crtPath, keyPath string, req pki.CertRequest, anyAge bool) (*pki.KeyPair, bool) {
+// LoadPair loads a certificate and key that belong together, were signed
+// by ca and cover every host req names; unless anyAge, one that expires
+// within 30 days does not count.
+func LoadPair(ca *pki.CA, crtPath, keyPath string, req pki.CertRequest, anyAge bool) (*pki.KeyPair, bool) {
 	certPEM, err1 := os.ReadFile(crtPath)
 	keyPEM, err2 := os.ReadFile(keyPath)
 	if err := errors.Join(err1, err2); err != nil {

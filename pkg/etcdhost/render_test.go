@@ -1,0 +1,68 @@
+package etcdhost
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/NAME, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/etcdhost -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file (review, then go test ./pkg/etcdhost -update):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func loadExample(t *testing.T, name string) *cluster.Cluster {
+	t.Helper()
+	c, err := cluster.LoadOne(filepath.Join("..", "..", "examples", name+".yaml"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRenderEtcdUnit(t *testing.T) {
+	c := loadExample(t, "k8s")
+	unit, err := RenderUnit(c, c.HostsWithRole(cluster.RoleEtcd)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "k8s-etcd.service", unit)
+}
+
+func TestRenderEtcdUnitThreeMembers(t *testing.T) {
+	c := loadExample(t, "k8s")
+	c.Spec.Hosts = append(c.Spec.Hosts,
+		cluster.Host{Name: "etcd-1", Role: cluster.RoleEtcd, Address: "10.10.0.11"},
+		cluster.Host{Name: "etcd-2", Role: cluster.RoleEtcd, Address: "etcd-2.example.com"})
+	unit, err := RenderUnit(c, c.Spec.Hosts[len(c.Spec.Hosts)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "k8s-3-etcd-2.service", unit)
+}
+
+func TestRenderEtcdInitialEnv(t *testing.T) {
+	c := loadExample(t, "k8s")
+	c.Spec.Hosts = append(c.Spec.Hosts, cluster.Host{Name: "etcd-1", Role: cluster.RoleEtcd, Address: "10.10.0.11"})
+	golden(t, "k8s-etcd-initial-new.env", RenderInitialEnv(SpecInitialMembers(c), "new", ClusterToken(c)))
+	joining := []InitialMember{{Name: "etcd-0", PeerURL: "https://10.10.0.10:2380"}, {Name: "etcd-1", PeerURL: "https://10.10.0.11:2380"}}
+	golden(t, "k8s-etcd-initial-existing.env", RenderInitialEnv(joining, "existing", "kbs-k8s"))
+}
