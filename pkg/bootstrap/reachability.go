@@ -125,7 +125,7 @@ func (r *reach) listen(ctx context.Context, ps []probe) error {
 	}
 	return r.d.OnHosts(ctx, r.hosts(), func(ctx context.Context, h *host.Host) error {
 		for _, ep := range want[h.Spec.Name] {
-			pid, _, err := h.Query(ctx, listenerCmd(ep))
+			pid, _, err := h.Probe(ctx, listenerCmd(ep))
 			if err != nil {
 				return fmt.Errorf("starting a %s listener on %s:%d: %w", ep.proto, ep.host, ep.port, err)
 			}
@@ -174,7 +174,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 			}
 			// Three datagrams: one lost on a busy host is not a closed port.
 			for range 3 {
-				_, _, _ = h.Query(ctx, fmt.Sprintf("echo kbs-probe-from-%s | socat -u - UDP-SENDTO:%s:%d", p.from.Name, p.to.Address, p.port))
+				_, _, _ = h.Probe(ctx, fmt.Sprintf("echo kbs-probe-from-%s | socat -u - UDP-SENDTO:%s:%d", p.from.Name, p.to.Address, p.port))
 			}
 		}
 		return nil
@@ -214,7 +214,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 func (r *reach) cleanup(ctx context.Context) {
 	_ = r.d.OnHosts(context.WithoutCancel(ctx), r.hosts(), func(ctx context.Context, h *host.Host) error {
 		if pids := r.pids[h.Spec.Name]; len(pids) > 0 {
-			_, _, _ = h.Query(ctx, "kill "+strings.Join(pids, " ")+" 2>/dev/null; rm -f /tmp/kbs-udp-*; true")
+			_, _, _ = h.Probe(ctx, "kill "+strings.Join(pids, " ")+" 2>/dev/null; rm -f /tmp/kbs-udp-*; true")
 		}
 		return nil
 	})
