@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // controlPlaneComponents restart after a renewal, in this order: the API
@@ -18,22 +19,30 @@ var controlPlaneComponents = []string{"kube-apiserver", "kube-controller-manager
 // leaves the etcd certificates alone: kbs etcd certs rotate owns them),
 // then the static pods restarted one component at a time, each waited for,
 // and finally admin.conf fetched again and merged into the operator's
-// kubeconfig. The CAs are kbs's own and do not change.
-func RenewCerts(ctx context.Context, d InitData) error {
-	cps := d.Cluster().HostsWithRole(cluster.RoleControlPlane)
-	for i, cp := range cps {
-		err := d.OnHosts(ctx, []cluster.Host{cp}, func(ctx context.Context, h *host.Host) error {
-			if err := renewOn(ctx, d, h); err != nil {
-				return err
-			}
-			if i == 0 {
-				return fetchAdmin(ctx, d, h)
-			}
-			return nil
+// kubeconfig. The CAs are kbs's own and do not change. Each control plane
+// is a phase of the "certs-renew" operation: an interrupted renewal
+// resumes at the host where it stopped.
+func RenewCerts(ctx context.Context, d *Init) error {
+	var phases []workflow.Phase[InitData]
+	for i, cp := range d.Cluster().HostsWithRole(cluster.RoleControlPlane) {
+		phases = append(phases, workflow.Phase[InitData]{
+			Name:  cp.Name,
+			Short: "kubeadm certs renew all, then the control-plane static pods restarted one by one",
+			Run: func(ctx context.Context, d InitData) error {
+				return d.OnHosts(ctx, []cluster.Host{cp}, func(ctx context.Context, h *host.Host) error {
+					if err := renewOn(ctx, d, h); err != nil {
+						return err
+					}
+					if i == 0 {
+						return fetchAdmin(ctx, d, h)
+					}
+					return nil
+				})
+			},
 		})
-		if err != nil {
-			return fmt.Errorf("renewing certificates: %w (hosts before it are done; run renew again to continue)", err)
-		}
+	}
+	if err := host.RunOperation(ctx, d.Session, InitData(d), "certs-renew", phases...); err != nil {
+		return fmt.Errorf("renewing certificates: %w (run renew again to continue from that host)", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +26,38 @@ func joinPhase() workflow.Phase[InitData] {
 			return JoinWorkers(ctx, d, d.Cluster().HostsWithRole(cluster.RoleWorker))
 		},
 	}
+}
+
+// Join adds workers of the spec to the running cluster as an operation of
+// the workflow engine ("join HOST,…" in the journal): their runtime, kubeadm
+// join, and a wait until they are Ready (the table of nodes goes to out).
+func Join(ctx context.Context, d *Init, workers []cluster.Host, out io.Writer) error {
+	return host.RunOperation(ctx, d.Session, InitData(d), "join "+scopeNames(workers),
+		workflow.Phase[InitData]{Name: "runtime", Short: "containerd, runc, CNI plugins, kubelet, kubeadm on the new workers",
+			Run: func(ctx context.Context, d InitData) error {
+				return d.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error { return InstallRuntime(ctx, d, h) })
+			}},
+		workflow.Phase[InitData]{Name: "join", Short: "kubeadm join with a one-hour token and the cluster CA hash pinned",
+			Run: func(ctx context.Context, d InitData) error { return JoinWorkers(ctx, d, workers) }},
+		workflow.Phase[InitData]{Name: "wait-ready", Short: "wait until the new nodes are Ready",
+			Run: func(ctx context.Context, d InitData) error {
+				if d.DryRun() {
+					return nil
+				}
+				return WaitWorkersReady(ctx, d, workers, out)
+			}},
+	)
+}
+
+// scopeNames names an operation's journal scope after the hosts it works
+// on, sorted, so the same operation resumes whatever order they were given in.
+func scopeNames(hs []cluster.Host) string {
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = h.Name
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }
 
 // JoinWorkers joins the given workers that are not yet nodes of the cluster.

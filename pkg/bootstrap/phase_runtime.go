@@ -112,15 +112,6 @@ func InstallRuntime(ctx context.Context, d InitData, h *host.Host) error {
 	return runtimeReady(ctx, c, h)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // prepareKernel loads overlay and br_netfilter, persists the sysctls and
 // turns swap off (kubeadm refuses swap unless the kubelet is told otherwise).
 // Inside containers modules cannot load and global sysctls are read-only;

@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/state"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
@@ -59,22 +60,32 @@ command -v ipvsadm >/dev/null && ipvsadm --clear || true`
 
 // Reset returns hosts to the state before init, keeping the installed
 // runtime so they can be initialized or joined again. Nodes are deleted
-// from the API first, while it still answers.
-func Reset(ctx context.Context, d InitData, o ResetOptions) error {
+// from the API first, while it still answers. It runs as an operation of
+// the workflow engine ("reset HOST,…" in the journal).
+func Reset(ctx context.Context, d *Init, o ResetOptions) error {
 	hosts, err := ResetPlan(d.Cluster(), o)
 	if err != nil {
 		return err
 	}
-	deleteNodes(ctx, d, hosts)
-	err = d.OnHosts(ctx, hosts, func(ctx context.Context, h *host.Host) error {
-		return resetHost(ctx, d, h, o)
-	})
-	if err != nil {
+	err = host.RunOperation(ctx, d.Session, InitData(d), "reset "+scopeNames(hosts),
+		workflow.Phase[InitData]{Name: "delete-nodes", Short: "delete the hosts' Node objects while the API answers",
+			Run: func(ctx context.Context, d InitData) error { deleteNodes(ctx, d, hosts); return nil }},
+		workflow.Phase[InitData]{Name: "reset-hosts", Short: "kubeadm reset, the pod network's configuration, interfaces and iptables rules, etcd",
+			Run: func(ctx context.Context, d InitData) error {
+				return d.OnHosts(ctx, hosts, func(ctx context.Context, h *host.Host) error { return resetHost(ctx, d, h, o) })
+			}},
+	)
+	if err != nil || d.DryRun() {
 		return err
 	}
-	// Once a control plane or etcd host is reset the journal no longer
-	// describes the cluster: the next init must run every phase. The CAs
-	// stay, so certificates issued from them stay valid.
+	return forgetStale(d.State(), hosts)
+}
+
+// forgetStale drops what no longer describes the cluster once a control
+// plane or etcd host is reset: the journal (the next init must run every
+// phase) and, with a control plane, admin.conf. The CAs stay, so
+// certificates issued from them stay valid.
+func forgetStale(s *state.State, hosts []cluster.Host) error {
 	var stale []string
 	for _, h := range hosts {
 		switch h.Role {
@@ -84,11 +95,8 @@ func Reset(ctx context.Context, d InitData, o ResetOptions) error {
 			stale = append(stale, workflow.JournalFile)
 		}
 	}
-	if d.DryRun() {
-		return nil
-	}
 	for _, f := range stale {
-		if err := os.Remove(d.State().Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(s.Path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -165,12 +166,12 @@ func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, 
 func importImages(ctx context.Context, d InitData, h *host.Host, b *Bundle, restarted bool, changed, imported []string) error {
 	var archives []string
 	for _, f := range b.files(h.Spec.Role) {
-		if isImages(f.Rel) && !contains(imported, f.Dest) && (restarted || contains(changed, f.Dest)) {
+		if isImages(f.Rel) && !slices.Contains(imported, f.Dest) && (restarted || slices.Contains(changed, f.Dest)) {
 			archives = append(archives, f.Dest)
 		}
 	}
 	if len(archives) == 0 && len(imported) == 0 {
-		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && contains(strings.Fields(out), SandboxImage(d.Cluster())) {
+		if out, ok, _ := h.Query(ctx, "ctr -n k8s.io images ls -q"); ok && slices.Contains(strings.Fields(out), SandboxImage(d.Cluster())) {
 			return nil
 		}
 		// Uploaded earlier but never imported (an interrupted run).

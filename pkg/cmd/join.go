@@ -12,7 +12,6 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
-	"github.com/kubectl-kbs/kbs/pkg/host"
 )
 
 var joinExample = templates.Examples(`
@@ -72,17 +71,5 @@ func runJoin(ctx context.Context, o *InitOptions, workers []cluster.Host) error 
 		return err
 	}
 	defer closeFn()
-	err = s.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error {
-		return bootstrap.InstallRuntime(ctx, s, h)
-	})
-	if err != nil {
-		return err
-	}
-	if err := bootstrap.JoinWorkers(ctx, s, workers); err != nil {
-		return err
-	}
-	if o.DryRun {
-		return nil
-	}
-	return bootstrap.WaitWorkersReady(ctx, s, workers, o.Out)
+	return bootstrap.Join(ctx, s, workers, o.Out)
 }

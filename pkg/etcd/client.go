@@ -79,6 +79,10 @@ type Env struct {
 	Session *host.Session // nil for commands that only talk to etcd
 }
 
+// DryRun says whether the run only plans; the etcd verbs that change
+// anything run their phases on the workflow engine through Env.
+func (e *Env) DryRun() bool { return e.Session != nil && e.Session.Plan }
+
 // PKI loads the etcd PKI from the state directory without issuing
 // anything.
 func (e *Env) PKI() (*etcdhost.PKI, error) {

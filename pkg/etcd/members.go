@@ -10,11 +10,13 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // MemberOptions tune a membership change.
@@ -76,23 +78,34 @@ func AddMember(ctx context.Context, e *Env, name string, o MemberOptions) error 
 			return fmt.Errorf("member %s is not healthy (%s): adding a member now could cost etcd its quorum; fix it first", r.Name, r.Error)
 		}
 	}
-	m, err := learner(ctx, e, cli, h)
-	if err != nil {
-		return err
-	}
-	if m.IsLearner {
-		if err := promote(ctx, e, cli, h, m.ID); err != nil {
-			return err
-		}
-	}
-	if err := waitMemberHealthy(ctx, e, name, 2*time.Minute); err != nil {
-		return err
-	}
-	e.Session.Log("etcd", name, "a voting member of etcd")
-	if o.SkipAPIServers {
-		return nil
-	}
-	return SetAPIServerEndpoints(ctx, e, votingEndpoints(ctx, e, cli))
+	return host.RunOperation(ctx, e.Session, e, "etcd-member-add "+name,
+		workflow.Phase[*Env]{Name: "learner", Short: "certificates from the etcd CA; added as a learner; etcd started there to join",
+			Run: func(ctx context.Context, e *Env) error { _, err := learner(ctx, e, cli, h); return err }},
+		workflow.Phase[*Env]{Name: "promote", Short: "promoted to a voting member once caught up, and healthy",
+			Run: func(ctx context.Context, e *Env) error {
+				m, err := learner(ctx, e, cli, h) // lists it; installs nothing again
+				if err != nil {
+					return err
+				}
+				if m.IsLearner {
+					if err := promote(ctx, e, cli, h, m.ID); err != nil {
+						return err
+					}
+				}
+				if err := waitMemberHealthy(ctx, e, name, 2*time.Minute); err != nil {
+					return err
+				}
+				e.Session.Log("etcd", name, "a voting member of etcd")
+				return nil
+			}},
+		workflow.Phase[*Env]{Name: "apiservers", Short: "--etcd-servers of every API server and kubeadm-config include it",
+			Run: func(ctx context.Context, e *Env) error {
+				if o.SkipAPIServers {
+					return nil
+				}
+				return SetAPIServerEndpoints(ctx, e, votingEndpoints(ctx, e, cli))
+			}},
+	)
 }
 
 // learner adds h as a learner (unless the cluster already lists it) and
@@ -161,27 +174,30 @@ func startJoining(ctx context.Context, e *Env, h *host.Host, env []byte) error {
 // promote makes the learner a voting member once it has caught up with
 // the leader (etcd refuses before that).
 func promote(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host, id uint64) error {
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	var failed error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := cli.MemberPromote(pctx, id)
 		cancel()
-		if err == nil {
-			e.Session.Log("etcd", h.Name, "promoted from learner to voting member")
-			return nil
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, rpctypes.ErrMemberLearnerNotReady) || strings.Contains(err.Error(), "not in sync"):
+			return false, nil // not caught up yet
 		}
-		if !errors.Is(err, rpctypes.ErrMemberLearnerNotReady) && !strings.Contains(err.Error(), "not in sync") {
-			return fmt.Errorf("promoting %s: %s", h.Name, describe(err))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s has not caught up with the leader within 3m (on the host: journalctl -u etcd); run member add again to retry", h.Name)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		failed = fmt.Errorf("promoting %s: %s", h.Name, describe(err))
+		return false, failed
+	})
+	switch {
+	case failed != nil:
+		return failed
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("%s has not caught up with the leader within 3m (on the host: journalctl -u etcd); run member add again to retry", h.Name)
 	}
+	e.Session.Log("etcd", h.Name, "promoted from learner to voting member")
+	return nil
 }
 
 // RemoveMember shrinks etcd by one member: the API servers stop using it
@@ -199,7 +215,7 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 	}
 	var target *memberInfo
 	for _, m := range members {
-		if m.Name == name || (m.Name == "" && specPeer(e.Spec, name) != "" && contains(m.PeerURLs, specPeer(e.Spec, name))) {
+		if m.Name == name || (m.Name == "" && specPeer(e.Spec, name) != "" && slices.Contains(m.PeerURLs, specPeer(e.Spec, name))) {
 			target = m
 		}
 	}
@@ -214,25 +230,34 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 			return fmt.Errorf("member %s is not healthy (%s): removing %s now could cost etcd its quorum; fix it first, or --force", r.Name, r.Error, name)
 		}
 	}
-	if !o.SkipAPIServers {
-		var rest []string
-		for _, ep := range votingEndpoints(ctx, e, cli) {
-			if ep != specClient(e.Spec, name) {
-				rest = append(rest, ep)
-			}
-		}
-		if err := SetAPIServerEndpoints(ctx, e, rest); err != nil {
-			return err
-		}
-	}
-	if err := moveLeaderOff(ctx, e, rows, target); err != nil {
-		return err
-	}
-	if err := removeWhenSafe(ctx, cli, target.ID); err != nil {
-		return fmt.Errorf("removing %s from etcd: %s", name, describe(err))
-	}
-	e.Session.Log("etcd", name, "removed from the cluster (member %x)", target.ID)
-	return stopRemoved(ctx, e, name)
+	return host.RunOperation(ctx, e.Session, e, "etcd-member-remove "+name,
+		workflow.Phase[*Env]{Name: "apiservers", Short: "every API server's --etcd-servers and kubeadm-config without it",
+			Run: func(ctx context.Context, e *Env) error {
+				if o.SkipAPIServers {
+					return nil
+				}
+				var rest []string
+				for _, ep := range votingEndpoints(ctx, e, cli) {
+					if ep != specClient(e.Spec, name) {
+						rest = append(rest, ep)
+					}
+				}
+				return SetAPIServerEndpoints(ctx, e, rest)
+			}},
+		workflow.Phase[*Env]{Name: "remove", Short: "leadership moved away, the member removed from etcd",
+			Run: func(ctx context.Context, e *Env) error {
+				if err := moveLeaderOff(ctx, e, rows, target); err != nil {
+					return err
+				}
+				if err := removeWhenSafe(ctx, cli, target.ID); err != nil {
+					return fmt.Errorf("removing %s from etcd: %s", name, describe(err))
+				}
+				e.Session.Log("etcd", name, "removed from the cluster (member %x)", target.ID)
+				return nil
+			}},
+		workflow.Phase[*Env]{Name: "stop", Short: "etcd stopped and disabled on the host, its data kept",
+			Run: func(ctx context.Context, e *Env) error { return stopRemoved(ctx, e, name) }},
+	)
 }
 
 // removeWhenSafe removes a member, waiting while etcd refuses because the
@@ -317,7 +342,7 @@ func votingEndpoints(ctx context.Context, e *Env, cli *clientv3.Client) []string
 	var out []string
 	for _, m := range Members(e.Spec) {
 		for _, x := range members {
-			if !x.IsLearner && x.Name != "" && contains(x.PeerURLs, m.PeerURL) {
+			if !x.IsLearner && x.Name != "" && slices.Contains(x.PeerURLs, m.PeerURL) {
 				out = append(out, m.Endpoint)
 			}
 		}
@@ -333,7 +358,7 @@ func waitMemberHealthy(ctx context.Context, e *Env, name string, timeout time.Du
 
 func byPeerURL(ms []*memberInfo, peer string) *memberInfo {
 	for _, m := range ms {
-		if contains(m.PeerURLs, peer) {
+		if slices.Contains(m.PeerURLs, peer) {
 			return m
 		}
 	}
@@ -361,5 +386,3 @@ func memberNames(ms []*memberInfo) string {
 	}
 	return strings.Join(n, ", ")
 }
-
-func contains(list []string, s string) bool { return slices.Contains(list, s) }

@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // RestoreOptions say what to restore and how carefully.
@@ -67,20 +68,35 @@ func RestorePlan(ctx context.Context, e *Env, o RestoreOptions) ([]string, error
 // Restore replaces the data of every etcd member with the snapshot and
 // brings the API servers back. The old data directories are kept beside
 // the new ones; nothing is deleted.
+//
+// It is an operation of the workflow engine, journaled per snapshot file:
+// a restore interrupted after the members were restored resumes with the
+// API servers, and does not restore (and move aside) the data again.
 func Restore(ctx context.Context, e *Env, o RestoreOptions) error {
-	s := e.Session
-	cps := e.Spec.HostsWithRole(cluster.RoleControlPlane)
-	s.Log("restore", "", "stopping the API servers")
-	if err := s.OnHosts(ctx, cps, func(ctx context.Context, h *host.Host) error {
+	return host.RunOperation(ctx, e.Session, e, "etcd-restore "+filepath.Base(o.From),
+		workflow.Phase[*Env]{Name: "stop-apiservers", Short: "kube-apiserver stopped on every control plane (manifest parked)", Run: stopAPIServers},
+		workflow.Phase[*Env]{Name: "restore-members", Short: "every member's data restored from the snapshot under a new cluster token",
+			Run: func(ctx context.Context, e *Env) error { return restoreMembers(ctx, e, o.From) }},
+		workflow.Phase[*Env]{Name: "start-apiservers", Short: "kube-apiserver started on every control plane and ready", Run: startAPIServers},
+	)
+}
+
+func stopAPIServers(ctx context.Context, e *Env) error {
+	e.Session.Log("restore", "", "stopping the API servers")
+	if err := e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *host.Host) error {
 		return host.PauseStaticPod(ctx, h, "kube-apiserver")
 	}); err != nil {
 		return fmt.Errorf("stopping the API servers: %w (kubectl kbs etcd restore again resumes; the parked manifests are in %s)", err, host.PausedDir)
 	}
+	return nil
+}
+
+func restoreMembers(ctx context.Context, e *Env, from string) error {
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	token := fmt.Sprintf("%s-restore-%s", etcdhost.ClusterToken(e.Spec), stamp)
 	members := etcdhost.SpecInitialMembers(e.Spec)
-	err := s.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *host.Host) error {
-		return restoreMember(ctx, e, h, o.From, members, token, stamp)
+	err := e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleEtcd), func(ctx context.Context, h *host.Host) error {
+		return restoreMember(ctx, e, h, from, members, token, stamp)
 	})
 	if err != nil {
 		return fmt.Errorf("restoring the etcd members: %w (the API servers stay stopped; fix the cause and run the restore again)", err)
@@ -88,8 +104,13 @@ func Restore(ctx context.Context, e *Env, o RestoreOptions) error {
 	if err := waitHealthy(ctx, e, len(members), 2*time.Minute); err != nil {
 		return err
 	}
-	s.Log("restore", "", "etcd restored on every member; starting the API servers")
-	return s.OnHosts(ctx, cps, func(ctx context.Context, h *host.Host) error {
+	e.Session.Log("restore", "", "etcd restored on every member; starting the API servers")
+	return nil
+}
+
+func startAPIServers(ctx context.Context, e *Env) error {
+	s := e.Session
+	return s.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleControlPlane), func(ctx context.Context, h *host.Host) error {
 		if err := host.ResumeStaticPod(ctx, h, "kube-apiserver"); err != nil {
 			return err
 		}

@@ -10,16 +10,17 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
-	"github.com/kubectl-kbs/kbs/pkg/fsutil"
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
-// The steps of a CA rotation; pki/etcd/ca-rotation holds the next one, so
-// an interrupted rotation resumes where it stopped.
+// The CA rotation's journal scope and phases, in order.
 const (
-	stepTrust  = "trust"  // every member and API server trusts old and new CA
-	stepLeaves = "leaves" // every certificate reissued by the new CA
-	stepFinish = "finish" // the old CA trusted no more
+	rotationScope = "etcd-ca-rotation"
+	stepNewCA     = "new-ca"     // a new CA beside the old one, in the state directory
+	stepTrust     = "trust-both" // every member and API server trusts old and new CA
+	stepLeaves    = "reissue"    // every certificate reissued by the new CA
+	stepFinish    = "trust-new"  // the old CA trusted no more
 )
 
 // RotateCA replaces the etcd CA without a moment in which two parties
@@ -29,7 +30,8 @@ const (
 // finally the bundle is replaced by the new CA alone, with a second round
 // of restarts. etcd and the API server read the trusted CA only at
 // start-up, so with a single member or a single control plane each
-// restart is a short outage.
+// restart is a short outage. The steps are phases of one operation: an
+// interrupted rotation resumes at the step where it stopped.
 func RotateCA(ctx context.Context, e *Env) error {
 	rows, err := Status(ctx, e)
 	if err != nil {
@@ -41,63 +43,89 @@ func RotateCA(ctx context.Context, e *Env) error {
 	if err := allInSpec(rows); err != nil {
 		return err
 	}
-	marker := e.State.EtcdPKIFile("ca-rotation")
-	step := stepTrust
-	if b, err := os.ReadFile(marker); err == nil {
-		step = strings.TrimSpace(string(b))
-		e.Session.Log("etcd", "", "resuming the CA rotation at step %q", step)
-	} else if _, _, err := e.State.CA("etcd", "ca-new", "etcd-ca"); err != nil {
+	if err := adoptRotationMarker(e); err != nil {
 		return err
 	}
-	for step != "" {
-		next, err := rotateStep(ctx, e, step)
-		if err != nil {
-			return fmt.Errorf("CA rotation, step %s: %w (run the rotation again to resume)", step, err)
-		}
-		if next == "" {
-			return os.Remove(marker)
-		}
-		if err := fsutil.WriteFileAtomic(marker, []byte(next+"\n"), 0o600); err != nil {
-			return err
-		}
-		step = next
+	err = host.RunOperation(ctx, e.Session, e, rotationScope,
+		workflow.Phase[*Env]{Name: stepNewCA, Short: "a new etcd CA beside the old one (local)", Run: newRotationCA},
+		workflow.Phase[*Env]{Name: stepTrust, Short: "every member and API server restarted trusting the old and the new CA", Run: trustBoth},
+		workflow.Phase[*Env]{Name: stepLeaves, Short: "every certificate reissued by the new CA (no restarts)", Run: reissueLeaves},
+		workflow.Phase[*Env]{Name: stepFinish, Short: "every member and API server restarted trusting the new CA alone", Run: trustNew},
+	)
+	if err != nil {
+		return fmt.Errorf("CA rotation: %w (run the rotation again to resume)", err)
 	}
 	return nil
 }
 
-func rotateStep(ctx context.Context, e *Env, step string) (string, error) {
-	switch step {
-	case stepTrust:
-		oldCA, err1 := os.ReadFile(e.State.EtcdPKIFile("ca.crt"))
-		newCA, err2 := os.ReadFile(e.State.EtcdPKIFile("ca-new.crt"))
-		if err := errors.Join(err1, err2); err != nil {
-			return "", err
-		}
-		e.Session.Log("etcd", "", "step 1/3: trusting the old and the new CA everywhere")
-		return stepLeaves, distributeCA(ctx, e, append(append([]byte{}, oldCA...), newCA...))
-	case stepLeaves:
-		if err := promoteNewCA(e); err != nil {
-			return "", err
-		}
-		e.Session.Log("etcd", "", "step 2/3: every certificate reissued by the new CA")
-		return stepFinish, RotateLeafCerts(ctx, e)
-	case stepFinish:
-		p, err := e.PKI()
-		if err != nil {
-			return "", err
-		}
-		e.Session.Log("etcd", "", "step 3/3: trusting the new CA alone")
-		if err := distributeCA(ctx, e, p.CA.CertPEM); err != nil {
-			return "", err
-		}
-		for _, ext := range []string{".crt", ".key"} {
-			if err := os.Remove(e.State.EtcdPKIFile("ca-old" + ext)); err != nil && !os.IsNotExist(err) {
-				return "", err
-			}
-		}
-		return "", nil
+func newRotationCA(_ context.Context, e *Env) error {
+	if _, err := os.Stat(e.State.EtcdPKIFile("ca-old.crt")); err == nil {
+		return nil // the new CA is already the CA: a resumed rotation
 	}
-	return "", fmt.Errorf("unknown step %q in %s: delete the file to start over", step, e.State.EtcdPKIFile("ca-rotation"))
+	_, _, err := e.State.CA("etcd", "ca-new", "etcd-ca")
+	return err
+}
+
+func trustBoth(ctx context.Context, e *Env) error {
+	oldCA, err1 := os.ReadFile(e.State.EtcdPKIFile("ca.crt"))
+	newCA, err2 := os.ReadFile(e.State.EtcdPKIFile("ca-new.crt"))
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	e.Session.Log("etcd", "", "step 1/3: trusting the old and the new CA everywhere")
+	return distributeCA(ctx, e, append(append([]byte{}, oldCA...), newCA...))
+}
+
+func reissueLeaves(ctx context.Context, e *Env) error {
+	if err := promoteNewCA(e); err != nil {
+		return err
+	}
+	e.Session.Log("etcd", "", "step 2/3: every certificate reissued by the new CA")
+	return RotateLeafCerts(ctx, e)
+}
+
+func trustNew(ctx context.Context, e *Env) error {
+	p, err := e.PKI()
+	if err != nil {
+		return err
+	}
+	e.Session.Log("etcd", "", "step 3/3: trusting the new CA alone")
+	if err := distributeCA(ctx, e, p.CA.CertPEM); err != nil {
+		return err
+	}
+	for _, ext := range []string{".crt", ".key"} {
+		if err := os.Remove(e.State.EtcdPKIFile("ca-old" + ext)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// adoptRotationMarker carries a rotation that an earlier kbs interrupted
+// into the journal: it kept the next step in pki/etcd/ca-rotation.
+func adoptRotationMarker(e *Env) error {
+	marker := e.State.EtcdPKIFile("ca-rotation")
+	b, err := os.ReadFile(marker)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	done := map[string][]string{"trust": {stepNewCA}, "leaves": {stepNewCA, stepTrust}, "finish": {stepNewCA, stepTrust, stepLeaves}}[strings.TrimSpace(string(b))]
+	if done == nil {
+		return fmt.Errorf("unknown step %q in %s: delete the file to start over", b, marker)
+	}
+	j, err := host.OperationJournal(e.Session, rotationScope)
+	if err != nil {
+		return err
+	}
+	for _, step := range done {
+		if err := j.Record(step); err != nil {
+			return err
+		}
+	}
+	return os.Remove(marker)
 }
 
 // promoteNewCA makes ca-new the CA and keeps the old one as ca-old (which

@@ -52,6 +52,10 @@ type Runner[D Data] struct {
 	Log func(phase, format string, args ...any)
 	// Timings, when set, records each phase's wall time.
 	Timings *Timings
+	// Once marks an operation rather than a convergence: when every phase
+	// has finished, its journal scope is forgotten, so the next run of the
+	// operation does the work again instead of finding it journaled.
+	Once bool
 }
 
 // New checks a workflow as it is built: names unique and non-empty, every
@@ -150,7 +154,13 @@ func (r *Runner[D]) RunAll(ctx context.Context, d D, skip, only []string) error 
 			return err
 		}
 	}
-	return bg.waitAll()
+	if err := bg.waitAll(); err != nil {
+		return err
+	}
+	if r.Once && !dryRun && r.Journal != nil && len(only) == 0 && len(skip) == 0 {
+		return r.Journal.Forget()
+	}
+	return nil
 }
 
 func (r *Runner[D]) runOne(ctx context.Context, p Phase[D], d D, dryRun bool) error {

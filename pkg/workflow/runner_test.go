@@ -101,3 +101,56 @@ func TestDryRunFromData(t *testing.T) {
 		t.Fatalf("real run ran %s (want b: a is journaled), b journaled %v", got, j.Done("b"))
 	}
 }
+
+// An operation's phases are journaled in its scope: a run that fails
+// half-way resumes after the phases that finished, and a finished run
+// forgets them, so the next operation runs everything again. Init's
+// entries at the top level are left alone.
+func TestOnceResumesThenForgets(t *testing.T) {
+	j, err := OpenJournal(t.TempDir(), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Record("etcd"); err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	fail := true
+	r := Must(
+		Phase[plan]{Name: "master-0", Run: func(context.Context, plan) error { ran = append(ran, "master-0"); return nil }},
+		Phase[plan]{Name: "master-1", Run: func(context.Context, plan) error {
+			ran = append(ran, "master-1")
+			if fail {
+				return errors.New("unreachable")
+			}
+			return nil
+		}},
+	)
+	r.Journal, r.Once = j.Scope("certs-renew"), true
+	if err := r.RunAll(context.Background(), false, nil, nil); err == nil {
+		t.Fatal("the failing phase did not fail the run")
+	}
+	if !r.Journal.Started() || !r.Journal.Done("master-0") || r.Journal.Done("master-1") {
+		t.Fatalf("after the failure: started %v, master-0 done %v, master-1 done %v", r.Journal.Started(), r.Journal.Done("master-0"), r.Journal.Done("master-1"))
+	}
+	ran, fail = nil, false
+	if err := r.RunAll(context.Background(), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ran, ","); got != "master-1" {
+		t.Fatalf("the resumed run ran %s, want master-1 only", got)
+	}
+	if r.Journal.Started() {
+		t.Fatal("a finished operation left its scope in the journal")
+	}
+	if !j.Done("etcd") {
+		t.Fatal("forgetting the scope removed a top-level entry")
+	}
+	ran = nil
+	if err := r.RunAll(context.Background(), false, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ran, ","); got != "master-0,master-1" {
+		t.Fatalf("the next operation ran %s, want everything", got)
+	}
+}
