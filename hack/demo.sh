@@ -39,7 +39,7 @@ step "kubectl kbs inspect"
 
 if "$KBS" diag --help >/dev/null 2>&1; then
   step "kubectl kbs diag node worker-0"
-  "$KBS" diag node worker-0 -f "$DEMO/cluster.yaml" --known-hosts "$DEMO/known_hosts" -o "$DEMO/worker-0-diag.tar.gz" || true
+  "$KBS" diag node worker-0 -f "$DEMO/cluster.yaml" --known-hosts "$DEMO/known_hosts" --bundle "$DEMO/worker-0-diag.tar.gz" || true
 fi
 
 step "done"

@@ -138,7 +138,7 @@ func LoadOne(path, name string) (*Cluster, error) {
 	}
 	if name == "" {
 		if len(clusters) > 1 {
-			return nil, fmt.Errorf("%s holds %d clusters: name one with --cluster (%s)", path, len(clusters), strings.Join(names(clusters), ", "))
+			return nil, fmt.Errorf("%s holds %d clusters: name one with --cluster-name (%s)", path, len(clusters), strings.Join(names(clusters), ", "))
 		}
 		return clusters[0], nil
 	}

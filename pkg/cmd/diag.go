@@ -2,43 +2,38 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/diag"
-	"github.com/kubectl-kbs/kbs/pkg/host"
-	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
 
 // DiagOptions holds the flags of `kubectl kbs diag`.
 type DiagOptions struct {
-	File, ClusterName string
-	KnownHosts        []string
-	AcceptNewKeys     bool
-	Via               string
-	Filter            diag.Options
-	Follow            bool
-	Output, Report    string
-	NoRedact          bool
-	Parallel          int
-	MaxSourceSize     int64
-	PodImage, PodNS   string
-	Role, Selector    string
+	specFlags
+	sshFlags
+	Via    string
+	Filter diag.Options
+	Follow bool
+	// Output is -o, the summary's format. A path there is the old
+	// spelling of Bundle, still taken for one release (see Complete).
+	Output          string
+	Bundle, Report  string
+	NoRedact        bool
+	MaxSourceSize   int64
+	PodImage, PodNS string
+	Role, Selector  string
 
+	names []string // diag node NAME...
 	spec  *cluster.Cluster
 	flags *genericclioptions.ConfigFlags
 	genericiooptions.IOStreams
@@ -54,12 +49,12 @@ var diagExample = templates.Examples(`
 	# journalctl -f across nodes, each line prefixed with its node
 	kubectl kbs diag node worker-0 worker-1 -f cluster.yaml --follow
 
-	# Re-run the analyzers on a bundle someone sent you
-	kubectl kbs diag analyze kbs-diag-k8s-20261125T0434Z.tar.gz`)
+	# Re-run the analyzers on a bundle someone sent you, the summary as JSON
+	kubectl kbs diag analyze kbs-diag-k8s-20261125T0434Z.tar.gz -o json`)
 
 // NewCmdDiag builds `kubectl kbs diag`.
 func NewCmdDiag(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &DiagOptions{flags: f, IOStreams: streams}
+	o := &DiagOptions{flags: f, IOStreams: streams, specFlags: specFlags{config: f}}
 	cmd := &cobra.Command{
 		Use:   "diag",
 		Short: "Collect logs, journald and node state into a redacted bundle, analyze it, report",
@@ -77,14 +72,16 @@ func NewCmdDiag(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 			privileged debug pod; --via auto tries them in that order, so a node whose kubelet
 			or API server is down still yields its logs. The bundle records which transport
 			served each source. A node that cannot be read still leaves a bundle with
-			everything else, and the command exits non-zero.`),
+			everything else, and the command exits non-zero.
+
+			The summary is text by default; -o json or -o yaml prints it for scripts: the
+			bundle and report paths, the manifest and the findings.`),
 		Example: diagExample,
 	}
 	p := cmd.PersistentFlags()
-	p.StringVarP(&o.File, "filename", "f", "", "Cluster spec: SSH addresses and roles, etcd hosts included")
-	p.StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
-	p.StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
-	p.BoolVar(&o.AcceptNewKeys, "accept-new-host-keys", false, "Record the keys of hosts not yet in known_hosts")
+	p.StringVarP(&o.File, "filename", "f", "", "Cluster spec: SSH addresses and roles, etcd hosts included (an inventory: pick one with --cluster-name)")
+	p.StringVar(&o.ClusterName, "cluster-name", "", "Which cluster of an inventory file (its metadata.name)")
+	o.sshFlags.addFlags(cmd)
 	p.StringVar(&o.Via, "via", diag.ViaAuto, "Transport: auto, ssh, api (node log query) or pod (privileged debug pod)")
 	p.StringVar(&o.Filter.Since, "since", "", `Only lines since this time ("10 min ago", "2026-11-25 04:00"), as journalctl --since`)
 	p.StringVar(&o.Filter.Until, "until", "", "Only lines until this time, as journalctl --until")
@@ -94,10 +91,10 @@ func NewCmdDiag(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 	p.DurationVar(&o.Filter.Timeout, "source-timeout", 2*time.Minute, "Timeout of each source")
 	p.StringVar(&o.Filter.Compress, "compress", diag.CompressAuto, "Compress logs on the node on their way over SSH: auto (zstd -1 when the node has zstd) or none")
 	p.BoolVar(&o.Follow, "follow", false, "Stream the nodes' journals and log files, each line prefixed with its node, until interrupted")
-	p.StringVarP(&o.Output, "output", "o", "", "Bundle to write (default kbs-diag-<cluster>-<time>.tar.gz)")
+	p.StringVar(&o.Bundle, "bundle", "", "Bundle to write (default kbs-diag-CLUSTER-TIME.tar.gz)")
+	p.StringVarP(&o.Output, "output", "o", "", "Summary format: json or yaml (default: text); a path here is the deprecated spelling of --bundle")
 	p.StringVar(&o.Report, "report", "", "HTML report to write (default: the bundle's name with .html)")
 	p.BoolVar(&o.NoRedact, "no-redact", false, "Keep secrets in the bundle (keys, tokens, passwords are replaced by default)")
-	p.IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many nodes to read at once")
 	p.Int64Var(&o.MaxSourceSize, "max-source-size", 256<<20, "Cap on each source's bytes in the bundle (0: none)")
 	p.StringVar(&o.PodImage, "pod-image", "docker.io/library/busybox:1.37", "Image of the debug pod (needs sh and chroot; use a local one on air-gapped clusters)")
 	p.StringVar(&o.PodNS, "pod-namespace", "kube-system", "Namespace of the debug pod (must allow privileged pods)")
@@ -109,10 +106,13 @@ func (o *DiagOptions) cmdNode() *cobra.Command {
 	return &cobra.Command{
 		Use:   "node NODE...",
 		Short: "Diagnose the named nodes (or spec hosts)",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.run(cmd.Context(), func(ts []diag.Target) ([]diag.Target, error) { return pick(ts, args) })
-		},
+		Long: templates.LongDesc(`
+			Diagnose the named nodes. Each NODE is a host of the spec given with -f (etcd
+			hosts included) or a node the API server knows; a name both know is one target
+			that keeps the spec's SSH address. The bundle goes to --bundle (default
+			kbs-diag-CLUSTER-TIME.tar.gz here), the report beside it.`),
+		Args: cobra.MinimumNArgs(1),
+		RunE: o.run,
 	}
 }
 
@@ -120,21 +120,13 @@ func (o *DiagOptions) cmdCluster() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "cluster",
 		Short: "Diagnose every node of the cluster (and the spec's etcd hosts)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Role != "" && !slices.Contains([]string{cluster.RoleControlPlane, cluster.RoleWorker, cluster.RoleEtcd}, o.Role) {
-				return fmt.Errorf("unknown --role %q: use control-plane, worker or etcd", o.Role)
-			}
-			return o.run(cmd.Context(), func(ts []diag.Target) ([]diag.Target, error) {
-				var out []diag.Target
-				for _, t := range ts {
-					if o.Role == "" || t.Role == o.Role {
-						out = append(out, t)
-					}
-				}
-				return out, nil
-			})
-		},
+		Long: templates.LongDesc(`
+			Diagnose every host of the spec given with -f and every node the API server
+			knows, merged by name. --role keeps one role; -l keeps the nodes whose labels
+			match, and so leaves out spec hosts the API server does not list, such as
+			etcd hosts.`),
+		Args: cobra.NoArgs,
+		RunE: o.run,
 	}
 	c.Flags().StringVar(&o.Role, "role", "", "Only nodes of this role: control-plane, worker or etcd")
 	c.Flags().StringVarP(&o.Selector, "selector", "l", "", "Only API nodes matching this label selector")
@@ -145,34 +137,50 @@ func (o *DiagOptions) cmdAnalyze() *cobra.Command {
 	return &cobra.Command{
 		Use:   "analyze BUNDLE",
 		Short: "Run the analyzers on an existing bundle and write its report",
-		Args:  cobra.ExactArgs(1),
+		Long: templates.LongDesc(`
+			Run the analyzers on a bundle written earlier, here or on another machine,
+			write its HTML report (--report, default beside the bundle) and print the
+			summary. The bundle is only read.`),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := diag.Analyze(args[0])
-			if err != nil {
-				return err
+			if o.Output != "" && !diag.IsOutputFormat(o.Output) {
+				// -o PATH named the bundle to write; analyze writes none and
+				// ignored it before --bundle existed, so it still does.
+				fmt.Fprintf(o.ErrOut, "Warning: diag analyze writes no bundle: -o %s is ignored (-o takes json or yaml)\n", o.Output)
+				o.Output = ""
 			}
-			return o.finish(args[0], a)
+			return o.print(diag.Reanalyze(args[0], o.Report))
 		},
 	}
 }
 
-func pick(ts []diag.Target, names []string) ([]diag.Target, error) {
-	var out []diag.Target
-	for _, n := range names {
-		i := slices.IndexFunc(ts, func(t diag.Target) bool { return t.Name == n })
-		if i < 0 {
-			var known []string
-			for _, t := range ts {
-				known = append(known, t.Name)
-			}
-			return nil, fmt.Errorf("no node or spec host named %q (known: %s)", n, strings.Join(known, ", "))
-		}
-		out = append(out, ts[i])
+// run is the body of node and cluster: Complete, Validate, Run.
+func (o *DiagOptions) run(cmd *cobra.Command, args []string) error {
+	if err := o.Complete(args); err != nil {
+		return err
 	}
-	return out, nil
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return o.Run(cmd.Context())
 }
 
-func (o *DiagOptions) validate() error {
+// Complete takes node names from args and reads -o: a value that is no
+// summary format is a bundle path, as -o meant before --bundle existed.
+func (o *DiagOptions) Complete(args []string) error {
+	o.names = args
+	if o.Output != "" && !diag.IsOutputFormat(o.Output) {
+		if o.Bundle != "" {
+			return fmt.Errorf("-o %s and --bundle %s both name the bundle: keep --bundle, and give -o only json or yaml", o.Output, o.Bundle)
+		}
+		fmt.Fprintln(o.ErrOut, "Warning: -o PATH for the bundle is deprecated; use --bundle PATH")
+		o.Bundle, o.Output = o.Output, ""
+	}
+	return nil
+}
+
+// Validate checks the flags and loads the spec before any host is contacted.
+func (o *DiagOptions) Validate() error {
 	switch o.Via {
 	case diag.ViaAuto, diag.ViaSSH, diag.ViaAPI, diag.ViaPod:
 	default:
@@ -181,16 +189,20 @@ func (o *DiagOptions) validate() error {
 	if err := diag.ValidCompress(o.Filter.Compress); err != nil {
 		return err
 	}
+	if err := o.selection().Validate(); err != nil {
+		return err
+	}
 	if o.Filter.Tail < 0 || o.Parallel < 1 || o.MaxSourceSize < 0 {
 		return fmt.Errorf("--tail and --max-source-size must not be negative, --parallel at least 1")
 	}
-	if o.Output != "" {
-		if _, err := os.Stat(o.Output); err == nil {
-			return fmt.Errorf("--output %s exists: kbs does not overwrite a bundle; choose another name", o.Output)
-		}
+	if o.Follow && o.Output != "" {
+		return fmt.Errorf("-o %s formats the summary of a bundle, and --follow writes none: drop -o", o.Output)
+	}
+	if _, err := os.Stat(o.Bundle); o.Bundle != "" && err == nil {
+		return fmt.Errorf("--bundle %s exists: kbs does not overwrite a bundle; choose another name", o.Bundle)
 	}
 	if o.File != "" {
-		spec, err := cluster.LoadOne(o.File, o.ClusterName)
+		spec, err := o.specFlags.load(o.ErrOut)
 		if err != nil {
 			return err
 		}
@@ -199,137 +211,35 @@ func (o *DiagOptions) validate() error {
 	return nil
 }
 
-// client returns an API client, or nil with a warning when the API server
-// does not answer: diag must work when it is down.
-func (o *DiagOptions) client(ctx context.Context) (kubernetes.Interface, *rest.Config) {
-	cfg, err := o.flags.ToRESTConfig()
-	if err != nil {
-		fmt.Fprintf(o.ErrOut, "[diag] no usable kubeconfig (%v): API sources skipped\n", err)
-		return nil, nil
-	}
-	cfg.Timeout = 30 * time.Second
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := cs.CoreV1().RESTClient().Get().AbsPath("/version").Do(pctx).Raw(); err != nil {
-		fmt.Fprintf(o.ErrOut, "[diag] the API server does not answer (%v): collecting over SSH only\n", err)
-		return nil, nil
-	}
-	return cs, cfg
+func (o *DiagOptions) selection() diag.Selection {
+	return diag.Selection{Names: o.names, Role: o.Role, Selector: o.Selector}
 }
 
-// targets merges the spec's hosts (with SSH) and the API's nodes.
-func (o *DiagOptions) targets(ctx context.Context, cs kubernetes.Interface) ([]diag.Target, error) {
-	var ts []diag.Target
-	if o.spec != nil {
-		for _, h := range o.spec.Spec.Hosts {
-			t := host.TargetFor(o.spec, h)
-			ts = append(ts, diag.Target{Name: h.Name, Role: h.Role, Address: h.Address, SSH: &t})
-		}
-	}
-	if cs != nil {
-		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: o.Selector})
-		if err != nil {
-			return nil, fmt.Errorf("listing nodes: %w", err)
-		}
-		for _, n := range diag.TargetsFromNodes(list.Items) {
-			if i := slices.IndexFunc(ts, func(t diag.Target) bool { return t.Name == n.Name }); i >= 0 {
-				ts[i].InAPI = true
-				continue
-			}
-			ts = append(ts, n)
-		}
-		if o.Selector != "" {
-			var keep []diag.Target
-			for _, t := range ts {
-				if t.InAPI {
-					keep = append(keep, t)
-				}
-			}
-			ts = keep
-		}
-	}
-	if len(ts) == 0 {
-		return nil, fmt.Errorf("no nodes to diagnose: give a spec with -f, or a kubeconfig for a reachable API server")
-	}
-	return ts, nil
-}
-
-func (o *DiagOptions) run(ctx context.Context, choose func([]diag.Target) ([]diag.Target, error)) error {
+// Run collects (or follows) the selected nodes.
+func (o *DiagOptions) Run(ctx context.Context) error {
 	// Collection streams; what it holds is short-lived garbage (x/crypto/ssh
 	// allocates every packet, but logs travel zstd-compressed, so there are
 	// few). A tighter GC keeps diag's footprint small on the sick node's
 	// neighbours.
 	defer debug.SetGCPercent(debug.SetGCPercent(25))
-	if err := o.validate(); err != nil {
-		return err
-	}
-	cs, cfg := o.client(ctx)
-	all, err := o.targets(ctx, cs)
-	if err != nil {
-		return err
-	}
-	targets, err := choose(all)
-	if err != nil {
-		return err
-	}
-	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
+	dialer := o.sshFlags.dialer(o.IOStreams)
 	defer dialer.Close()
-	if o.Follow {
-		return diag.Follow(ctx, dialer, targets, o.Filter, !o.NoRedact, o.Out)
-	}
-	path := o.Output
-	if path == "" {
-		name := "cluster"
-		if o.spec != nil {
-			name = o.spec.Metadata.Name
-		}
-		path = fmt.Sprintf("kbs-diag-%s-%s.tar.gz", name, time.Now().UTC().Format("20060102T150405Z"))
-	}
-	b, err := diag.NewBundle(path, !o.NoRedact, o.MaxSourceSize)
-	if err != nil {
-		return err
-	}
-	an := diag.NewAnalyzer()
-	b.Analyze(an)
-	c := &diag.Collector{SSH: dialer, Client: cs, Via: o.Via, Options: o.Filter, Parallel: o.Parallel,
-		Progress: func(node, f string, a ...any) { fmt.Fprintf(o.ErrOut, "[diag] "+node+": "+f+"\n", a...) }}
-	if cs != nil {
-		c.Pod = &diag.PodTransport{Client: cs, Config: cfg, Namespace: o.PodNS, Image: o.PodImage}
-	}
-	if !o.NoRedact {
-		fmt.Fprintf(o.ErrOut, "[diag] redacting %s\n", strings.Join(diag.RuleNames(), ", "))
-	}
-	collectErr := c.Run(ctx, targets, b)
-	if err := b.Close(); err != nil {
-		return fmt.Errorf("finishing bundle %s: %w", path, err)
-	}
-	a, err := an.Finish(b.Manifest())
-	if err != nil {
-		return fmt.Errorf("bundle %s written, but analyzing it failed: %w", path, err)
-	}
-	if err := o.finish(path, a); err != nil {
-		return err
-	}
-	if collectErr != nil {
-		return fmt.Errorf("bundle %s written, but some sources failed (see manifest.json and the report):\n%w", path, collectErr)
-	}
-	return nil
+	return o.print(diag.Diagnose(ctx, diag.Request{
+		Spec: o.spec, Kube: o.flags, SSH: dialer, Select: o.selection(),
+		Via: o.Via, Options: o.Filter, Follow: o.Follow,
+		Bundle: o.Bundle, Report: o.Report,
+		Redact: !o.NoRedact, MaxSourceSize: o.MaxSourceSize, Parallel: o.Parallel,
+		PodImage: o.PodImage, PodNamespace: o.PodNS,
+		Out: o.Out, ErrOut: o.ErrOut,
+	}))
 }
 
-// finish writes the report and prints the summary.
-func (o *DiagOptions) finish(bundle string, a *diag.Analysis) error {
-	report := o.Report
-	if report == "" {
-		report = strings.TrimSuffix(strings.TrimSuffix(bundle, ".gz"), ".tar") + ".html"
-	}
-	if err := diag.WriteReport(report, filepath.Base(bundle), a); err != nil {
+// print prints the summary of a run as -o asks (s nil: there is none, as
+// with --follow) and passes on the run's error, which comes after it: a
+// bundle with failed sources still has findings worth reading.
+func (o *DiagOptions) print(s *diag.Summary, err error) error {
+	if s == nil {
 		return err
 	}
-	diag.WriteSummary(o.Out, a)
-	fmt.Fprintf(o.Out, "bundle: %s\nreport: %s\n", bundle, report)
-	return nil
+	return errors.Join(diag.PrintSummary(o.Out, o.Output, *s), err)
 }

@@ -1,40 +1,46 @@
 package cmd
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcd"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
 // EtcdOptions holds what every `kubectl kbs etcd` verb shares: the spec,
-// the state directory with the etcd PKI, SSH settings, and -o.
+// the state directory with the etcd PKI, and SSH settings. Verbs that
+// print take -o (outputFlags); --dry-run exists only on the verb that can
+// plan (restore).
 type EtcdOptions struct {
-	InitOptions
-	Output string
+	specFlags
+	sshFlags
+	DryRun bool
 
-	env *etcd.Env
+	spec *cluster.Cluster
+	env  *etcd.Env
+	genericiooptions.IOStreams
 }
 
 // NewCmdEtcd builds the `etcd` group; the parent only prints help.
 func NewCmdEtcd(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &EtcdOptions{InitOptions: InitOptions{IOStreams: streams, flags: f}}
+	o := &EtcdOptions{IOStreams: streams, specFlags: specFlags{config: f}}
 	cmd := &cobra.Command{
 		Use:   "etcd",
 		Short: "Operate the external etcd kbs created: status, snapshots, restore, members, certificates",
 		Long: templates.LongDesc(`
 			Day-2 operations on the external etcd that kbs init created. kubeadm leaves an
 			external etcd to the operator; kbs keeps its CA and certificates in the state
-			directory (~/.kube/kbs/<cluster>/) and talks to every member over mutual TLS
+			directory (~/.kube/kbs/CLUSTER/) and talks to every member over mutual TLS
 			from this machine, and to the hosts over SSH.`),
 		Run: func(cmd *cobra.Command, args []string) { cmd.Help() },
 	}
-	o.addSpecFlags(cmd)
+	o.specFlags.addFlags(cmd, true)
+	o.sshFlags.addFlags(cmd)
 	cmd.AddCommand(newCmdEtcdStatus(o), newCmdEtcdSnapshot(o), newCmdEtcdRestore(o), newCmdEtcdMember(o), newCmdEtcdCerts(o))
 	return cmd
 }
@@ -42,38 +48,36 @@ func NewCmdEtcd(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 // complete loads the spec and opens the state directory read-only in the
 // sense that matters: no CA is ever created by an etcd verb.
 func (o *EtcdOptions) complete() (*etcd.Env, error) {
-	if err := o.InitOptions.Complete(); err != nil {
-		return nil, err
-	}
-	if o.Output != "" && o.Output != "table" && o.Output != "json" && o.Output != "yaml" {
-		return nil, fmt.Errorf("unknown --output %q: use table, json or yaml", o.Output)
-	}
-	if o.Parallel < 1 {
-		return nil, fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
-	}
-	// Not a dry-run state: member add and rotate write certificates.
-	state, err := state.Open(o.StateDir, false)
+	spec, err := o.specFlags.load(o.ErrOut)
 	if err != nil {
 		return nil, err
 	}
-	return &etcd.Env{Spec: o.spec, State: state}, nil
+	o.spec = spec
+	if err := o.sshFlags.validate(); err != nil {
+		return nil, err
+	}
+	// Not a dry-run state: member add and rotate write certificates.
+	local, err := state.Open(o.StateDir, false)
+	if err != nil {
+		return nil, err
+	}
+	return &etcd.Env{Spec: o.spec, State: local}, nil
 }
 
 // withSession adds SSH to env for the verbs that work on hosts.
 func (o *EtcdOptions) withSession(env *etcd.Env) (func(), error) {
-	s, closeFn, err := o.newSession()
-	if err != nil {
-		return nil, err
+	dialer := o.sshFlags.dialer(o.IOStreams)
+	out := o.ErrOut
+	if o.DryRun {
+		out = o.Out
 	}
-	s.Local = env.State
-	env.Session = s.Session
-	return closeFn, nil
+	env.Session = &host.Session{Spec: env.Spec, Local: env.State, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out}
+	return func() { dialer.Close() }, nil
 }
 
 // addOutputFlag gives a read verb -o.
-func (o *EtcdOptions) addOutputFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: table (default), json or yaml")
+func (o *EtcdOptions) addOutputFlag(cmd *cobra.Command) *outputFlags {
+	out := newOutputFlags()
+	out.addFlags(cmd)
+	return out
 }
-
-// structured prints v as JSON or YAML when -o asks for it.
-func (o *EtcdOptions) structured(v any) (bool, error) { return printStructured(o.Out, o.Output, v) }

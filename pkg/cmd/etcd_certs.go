@@ -19,6 +19,7 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 		Run:   func(cmd *cobra.Command, args []string) { cmd.Help() },
 	}
 	warnWithin := "30d"
+	var out *outputFlags
 	check := &cobra.Command{
 		Use:   "check -f cluster.yaml [--warn-within 30d]",
 		Short: "Expiry of the etcd CA and every server, peer and client certificate: in kbs's state, on the hosts, and as presented",
@@ -38,6 +39,9 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := out.validate(); err != nil {
+				return err
+			}
 			env, err := o.complete()
 			if err != nil {
 				return err
@@ -51,7 +55,7 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			if err != nil {
 				fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
 			}
-			if done, serr := o.structured(map[string]any{"certificates": rows}); !done {
+			if done, serr := out.printObj(o.Out, "EtcdCertificates", map[string]any{"certificates": rows}); !done {
 				printEtcdCerts(o, rows, warnWithin)
 			} else if serr != nil {
 				return serr
@@ -60,7 +64,7 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 		},
 	}
 	check.Flags().StringVar(&warnWithin, "warn-within", warnWithin, "Flag certificates expiring within this window (e.g. 30d, 720h) and exit non-zero")
-	o.addOutputFlag(check)
+	out = o.addOutputFlag(check)
 	var yes, ca bool
 	rotate := &cobra.Command{
 		Use:   "rotate -f cluster.yaml",
@@ -92,9 +96,6 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			env, err := o.complete()
 			if err != nil {
 				return err
-			}
-			if o.DryRun {
-				return fmt.Errorf("--dry-run is not supported by rotate: kubectl kbs etcd certs check shows what it would replace")
 			}
 			what, run := "leaf certificates", etcd.RotateLeafCerts
 			if ca {

@@ -67,9 +67,6 @@ func (o *EtcdOptions) runMember(cmd *cobra.Command, fn func() error, done string
 	if err != nil {
 		return err
 	}
-	if o.DryRun {
-		return fmt.Errorf("--dry-run is not supported by etcd member: it changes the cluster step by step, each step depending on the last; kubectl kbs etcd status shows where it stands")
-	}
 	closeFn, err := o.withSession(env)
 	if err != nil {
 		return err

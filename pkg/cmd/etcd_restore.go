@@ -66,6 +66,7 @@ func newCmdEtcdRestore(o *EtcdOptions) *cobra.Command {
 	cmd.Flags().StringVar(&ro.From, "from", "", "The snapshot file to restore")
 	cmd.Flags().BoolVar(&ro.Force, "force", false, "Restore even though etcd is healthy (everything written since the snapshot is lost)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the restore's plan and stop")
 	return cmd
 }
 

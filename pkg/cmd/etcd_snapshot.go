@@ -28,7 +28,7 @@ func newCmdEtcdSnapshot(o *EtcdOptions) *cobra.Command {
 			put in place (0600: a snapshot holds every Secret of the cluster), and a
 			FILE.sha256 is written beside it. Without --output the snapshot goes to the
 			state directory's snapshots/; when --output is a directory the file is named
-			<cluster>-<UTC time>-rev<revision>.db and --keep N keeps the newest N there.`),
+			CLUSTER-TIME-revREVISION.db (TIME in UTC) and --keep N keeps the newest N there.`),
 		Example: templates.Examples(`
 			# Into ~/.kube/kbs/<cluster>/snapshots/, keeping the last 7
 			kubectl kbs etcd snapshot save -f cluster.yaml --keep 7

@@ -14,6 +14,7 @@ import (
 )
 
 func newCmdEtcdStatus(o *EtcdOptions) *cobra.Command {
+	var out *outputFlags
 	cmd := &cobra.Command{
 		Use:   "status -f cluster.yaml",
 		Short: "Health, leader, raft term and index, database size, alarms, version and certificate expiry of every member",
@@ -32,6 +33,9 @@ func newCmdEtcdStatus(o *EtcdOptions) *cobra.Command {
 			kubectl kbs etcd status -f cluster.yaml -o json`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.validate(); err != nil {
+				return err
+			}
 			env, err := o.complete()
 			if err != nil {
 				return err
@@ -40,7 +44,7 @@ func newCmdEtcdStatus(o *EtcdOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if done, err := o.structured(map[string]any{"members": rows}); !done {
+			if done, err := out.printObj(o.Out, "EtcdStatus", map[string]any{"members": rows}); !done {
 				printEtcdStatus(o, rows)
 			} else if err != nil {
 				return err
@@ -48,7 +52,7 @@ func newCmdEtcdStatus(o *EtcdOptions) *cobra.Command {
 			return unhealthy(rows)
 		},
 	}
-	o.addOutputFlag(cmd)
+	out = o.addOutputFlag(cmd)
 	return cmd
 }
 

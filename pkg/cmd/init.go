@@ -18,25 +18,20 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
-	"github.com/kubectl-kbs/kbs/pkg/remote"
 	"github.com/kubectl-kbs/kbs/pkg/state"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // InitOptions holds the flags of `kubectl kbs init`.
 type InitOptions struct {
-	File          string
-	ClusterName   string
-	DryRun        bool
-	SkipPhases    []string
-	Only          []string // set by `init phase NAME`
-	StateDir      string
-	KnownHosts    []string
-	AcceptNewKeys bool
-	Parallel      int
-	IgnoreChecks  []string
-	Output        string
-	Timings       bool
+	specFlags
+	sshFlags
+	DryRun       bool
+	SkipPhases   []string
+	Only         []string // set by `init phase NAME`
+	IgnoreChecks []string
+	Output       string
+	Timings      bool
 
 	spec  *cluster.Cluster
 	flags *genericclioptions.ConfigFlags
@@ -55,20 +50,20 @@ var initExample = templates.Examples(`
 
 // NewCmdInit builds `init` and its `init phase NAME` subcommands.
 func NewCmdInit(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &InitOptions{IOStreams: streams, flags: f}
+	o := newInitOptions(f, streams)
 	cmd := &cobra.Command{
 		Use:   "init -f cluster.yaml",
 		Short: "Bootstrap a cluster over SSH, phase by phase",
 		Long: templates.LongDesc(`
 			Bootstrap the cluster a spec describes, over SSH: preflight checks on every
-			host; the etcd PKI (made locally, kept in ~/.kube/kbs/<cluster>/); containerd,
+			host; the etcd PKI (made locally, kept in ~/.kube/kbs/CLUSTER/); containerd,
 			runc, CNI plugins, kubelet, kubeadm and kubectl on every node, from apt packages
 			or an air-gapped bundle (its images imported; from a bundle, workers get neither
 			kubectl nor the control plane's images); an external etcd under
 			systemd with client- and peer-certificate auth; the API server's etcd client
 			certificates; a kubeadm v1beta4 configuration validated by kubeadm; kubeadm init
 			with kbs's own cluster CA; admin.conf merged into your kubeconfig as context
-			<cluster>; the pod network (flannel); the workers joined with a one-hour token
+			CLUSTER (the spec's name); the pod network (flannel); the workers joined with a one-hour token
 			and the CA hash pinned; and a wait until every node is Ready.
 
 			The spec is validated before any host is contacted. Finished phases are
@@ -100,17 +95,18 @@ func (o *InitOptions) AddFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.Timings, "timings", false, "At the end, print each phase's wall time and how much of the run was spent inside kubeadm, etcd start-up and image import (the rest is kbs's own)")
 }
 
+// newInitOptions are the options of a command that works from a spec over
+// SSH (init, join, reset, certs).
+func newInitOptions(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *InitOptions {
+	return &InitOptions{IOStreams: streams, flags: f, specFlags: specFlags{config: f}}
+}
+
 // addSpecFlags registers what every command working from a spec over SSH
-// needs (init, join, reset).
+// needs (init, join, reset, certs renew): the spec, SSH and --dry-run.
 func (o *InitOptions) addSpecFlags(cmd *cobra.Command) {
-	f := cmd.PersistentFlags()
-	f.StringVarP(&o.File, "filename", "f", "", "Cluster spec (a file with several clusters is an inventory; pick one with --cluster)")
-	f.StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
-	f.BoolVar(&o.DryRun, "dry-run", false, "Print the per-host plan and every file that would be written (keys elided); connect to nothing, change nothing")
-	f.StringVar(&o.StateDir, "state-dir", "", "Where the cluster's PKI and journal live (default ~/.kube/kbs/<cluster>)")
-	f.StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
-	f.BoolVar(&o.AcceptNewKeys, "accept-new-host-keys", false, "Record the keys of hosts not yet in known_hosts (a changed key is always refused)")
-	f.IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to work on at once")
+	o.specFlags.addFlags(cmd, true)
+	o.sshFlags.addFlags(cmd)
+	cmd.PersistentFlags().BoolVar(&o.DryRun, "dry-run", false, "Print the per-host plan and every file that would be written (keys elided); connect to nothing, change nothing")
 }
 
 // newSession opens the state directory and an SSH dialer for a run; close
@@ -124,7 +120,7 @@ func (o *InitOptions) newSession() (s *bootstrap.Init, closeFn func(), err error
 	if o.DryRun || o.Output == "json" {
 		out = o.Out // the plan, or the event stream, is the result
 	}
-	dialer := newDialer(o.IOStreams, o.KnownHosts, o.AcceptNewKeys)
+	dialer := o.sshFlags.dialer(o.IOStreams)
 	s = &bootstrap.Init{
 		Session: &host.Session{Spec: o.spec, Local: local, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, JSON: o.Output == "json"},
 		Ignore:  o.IgnoreChecks, Kubeconfig: kubeconfigPath(o.flags),
@@ -162,17 +158,11 @@ func newCmdInitPhase(o *InitOptions) *cobra.Command {
 // Complete loads, defaults and validates the spec: nothing is contacted
 // before the whole spec is known to be good.
 func (o *InitOptions) Complete() error {
-	if o.File == "" {
-		return fmt.Errorf("a cluster spec is required: -f cluster.yaml (see examples/ for the format)")
-	}
-	spec, err := cluster.LoadOne(o.File, o.ClusterName)
+	spec, err := o.specFlags.load(o.ErrOut)
 	if err != nil {
 		return err
 	}
 	o.spec = spec
-	if o.StateDir == "" {
-		o.StateDir = state.DefaultDir(spec.Metadata.Name)
-	}
 	return nil
 }
 
@@ -181,8 +171,8 @@ func (o *InitOptions) Validate() error {
 	if o.Output != "" && o.Output != "text" && o.Output != "json" {
 		return fmt.Errorf("unknown --output %q: use text or json", o.Output)
 	}
-	if o.Parallel < 1 {
-		return fmt.Errorf("--parallel must be at least 1, got %d", o.Parallel)
+	if err := o.sshFlags.validate(); err != nil {
+		return err
 	}
 	if err := bootstrap.InitWorkflow().CheckNames(o.SkipPhases); err != nil {
 		return err

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -16,22 +15,19 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/kubectl/pkg/util/templates"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
-	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
 
 // InspectOptions is shared by the inspect views. Inspect only reads.
 type InspectOptions struct {
-	Output      string
 	ShowSecrets bool
 	WarnWithin  string
 	// -f: also read each host's PKI over SSH.
-	SpecFile    string
-	ClusterName string
-	KnownHosts  []string
-	Parallel    int
+	specFlags
+	sshFlags
+
+	out *outputFlags
 
 	flags  *genericclioptions.ConfigFlags
 	client kubernetes.Interface
@@ -41,7 +37,7 @@ type InspectOptions struct {
 
 // NewCmdInspect is the `inspect` command group.
 func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &InspectOptions{flags: f, IOStreams: streams, WarnWithin: "30d"}
+	o := &InspectOptions{flags: f, IOStreams: streams, WarnWithin: "30d", out: newOutputFlags(), specFlags: specFlags{config: f}}
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show what kubeadm created in a live cluster",
@@ -79,11 +75,11 @@ func NewCmdInspect(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 }
 
 func newInspectView(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, name, short, example string, run func(*InspectOptions, context.Context) error) *cobra.Command {
-	o := &InspectOptions{flags: f, IOStreams: streams}
+	o := &InspectOptions{flags: f, IOStreams: streams, out: newOutputFlags(), specFlags: specFlags{config: f}}
 	cmd := &cobra.Command{
 		Use:     name,
 		Short:   short,
-		Long:    templates.LongDesc(short + ". A table by default; -o json or yaml with stable field names for scripts."),
+		Long:    templates.LongDesc(short + ". A table by default; -o json, yaml, jsonpath or go-template with stable field names for scripts."),
 		Example: templates.Examples("\n" + example),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,23 +89,21 @@ func newInspectView(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 			return run(o, cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
+	o.out.addFlags(cmd)
 	switch name {
 	case "tokens":
 		cmd.Flags().BoolVar(&o.ShowSecrets, "show-secrets", false, "Show token secrets (otherwise masked)")
 	case "certs":
 		cmd.Flags().StringVar(&o.WarnWithin, "warn-within", "30d", "Fail when a certificate expires within this window (30d, 720h)")
-		cmd.Flags().StringVarP(&o.SpecFile, "filename", "f", "", "Cluster spec: also read every host's PKI over SSH (/etc/kubernetes/pki, etcd, kubelet, kubeconfigs)")
-		cmd.Flags().StringVar(&o.ClusterName, "cluster", "", "Cluster to use from an inventory file")
-		cmd.Flags().StringSliceVar(&o.KnownHosts, "known-hosts", []string{remote.DefaultKnownHosts()}, "known_hosts files to verify host keys against")
-		cmd.Flags().IntVar(&o.Parallel, "parallel", remote.DefaultParallelism, "How many hosts to read at once")
+		o.specFlags.addFlags(cmd, false)
+		o.sshFlags.addFlags(cmd)
 	}
 	return cmd
 }
 
 func (o *InspectOptions) complete() error {
-	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
-		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or omit -o", o.Output)
+	if err := o.out.validate(); err != nil {
+		return err
 	}
 	cfg, err := o.flags.ToRESTConfig()
 	if err != nil {
@@ -122,37 +116,12 @@ func (o *InspectOptions) complete() error {
 	return err
 }
 
-// structured prints v as JSON or YAML; false when a table is wanted.
-func (o *InspectOptions) structured(v any) (bool, error) { return printStructured(o.Out, o.Output, v) }
-
-// printStructured writes v as JSON or YAML to out when format asks for
-// one, and says whether it did.
-func printStructured(out io.Writer, format string, v any) (bool, error) {
-	switch format {
-	case "json":
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return true, err
-		}
-		_, err = fmt.Fprintln(out, string(b))
-		return true, err
-	case "yaml":
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			return true, err
-		}
-		_, err = out.Write(b)
-		return true, err
-	}
-	return false, nil
-}
-
 func (o *InspectOptions) kubeadmConfig(ctx context.Context) error {
 	c, err := inspect.ReadKubeadmConfig(ctx, o.client)
 	if err != nil {
 		return err
 	}
-	if done, err := o.structured(c); done {
+	if done, err := o.out.printObj(o.Out, "ClusterConfiguration", c); done {
 		return err
 	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
@@ -201,7 +170,7 @@ func (o *InspectOptions) tokens(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if done, err := o.structured(t); done {
+	if done, err := o.out.printObj(o.Out, "BootstrapTokens", t); done {
 		return err
 	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
@@ -224,7 +193,7 @@ func (o *InspectOptions) staticPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if done, err := o.structured(map[string]any{"staticPods": pods}); done {
+	if done, err := o.out.printObj(o.Out, "StaticPods", map[string]any{"staticPods": pods}); done {
 		return err
 	}
 	if len(pods) == 0 {
@@ -265,7 +234,7 @@ func (o *InspectOptions) drift(ctx context.Context) error {
 		return err
 	}
 	drift := inspect.FindDrift(cfg, pods)
-	if done, err := o.structured(map[string]any{"drift": drift}); done || err != nil {
+	if done, err := o.out.printObj(o.Out, "Drift", map[string]any{"drift": drift}); done || err != nil {
 		if err == nil && len(drift) > 0 {
 			err = fmt.Errorf("%d differences between kubeadm-config and the running control plane", len(drift))
 		}
@@ -290,7 +259,7 @@ func (o *InspectOptions) rbac(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if done, err := o.structured(rep); done {
+	if done, err := o.out.printObj(o.Out, "KubeadmRBAC", rep); done {
 		return err
 	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)

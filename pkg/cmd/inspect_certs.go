@@ -3,10 +3,10 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
-	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
@@ -24,7 +24,7 @@ func (o *InspectOptions) certs(ctx context.Context) error {
 	}
 	certs, err := inspect.ReadCerts(ctx, o.client, cfg, warn, time.Now())
 	if err != nil {
-		if o.SpecFile == "" {
+		if o.File == "" {
 			return err
 		}
 		// With -f the hosts are the point; a down API server is no reason
@@ -33,29 +33,19 @@ func (o *InspectOptions) certs(ctx context.Context) error {
 	}
 	certs = append(certs, ledgerCerts(ctx, o, warn)...)
 	var nodes []host.NodeCert
-	if o.SpecFile != "" {
+	if o.File != "" {
 		if nodes, err = o.readNodeCerts(ctx, warn); err != nil {
 			return err
 		}
 	}
-	expiring := 0
-	for _, c := range certs {
-		if c.Expiring {
-			expiring++
-		}
-	}
-	for _, c := range nodes {
-		if c.Expiring {
-			expiring++
-		}
-	}
-	done, err := o.structured(map[string]any{"certificates": certs, "nodeCertificates": nodes})
+	expiring := inspect.Expiring(certs, nodes)
+	done, err := o.out.printObj(o.Out, "Certificates", map[string]any{"certificates": certs, "nodeCertificates": nodes})
 	if err != nil {
 		return err
 	}
 	if !done {
 		o.printCerts(certs)
-		o.printNodeCerts(nodes)
+		printNodeCerts(o.Out, nodes, o.WarnWithin)
 	}
 	if expiring > 0 {
 		return fmt.Errorf("%d certificates expire within %s", expiring, o.WarnWithin)
@@ -70,42 +60,42 @@ func (o *InspectOptions) printCerts(certs []inspect.Cert) {
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "CERTIFICATE\tSUBJECT\tEXPIRES\tREMAINING\tSOURCE")
 	for _, c := range certs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s%s\t%s\n", c.Name, c.Info.Subject, c.Info.NotAfter.Format(time.RFC3339), c.Remaining, o.mark(c.Expiring), c.Source)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s%s\t%s\n", c.Name, c.Info.Subject, c.Info.NotAfter.Format(time.RFC3339), c.Remaining, mark(c.Expiring, o.WarnWithin), c.Source)
 	}
 	w.Flush()
 }
 
-func (o *InspectOptions) printNodeCerts(certs []host.NodeCert) {
+func printNodeCerts(out io.Writer, certs []host.NodeCert, window string) {
 	if len(certs) == 0 {
 		return
 	}
-	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "HOST\tFILE\tSUBJECT\tEXPIRES\tREMAINING\tCA")
 	for _, c := range certs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s%s\t%v\n", c.Host, c.File, c.Subject, c.NotAfter.Format(time.RFC3339), c.Remaining, o.mark(c.Expiring), c.IsCA)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s%s\t%v\n", c.Host, c.File, c.Subject, c.NotAfter.Format(time.RFC3339), c.Remaining, mark(c.Expiring, window), c.IsCA)
 	}
 	w.Flush()
 }
 
-func (o *InspectOptions) mark(expiring bool) string {
+// mark points at a certificate that expires within the window.
+func mark(expiring bool, window string) string {
 	if expiring {
-		return "  <- within " + o.WarnWithin
+		return "  <- within " + window
 	}
 	return ""
 }
 
 func (o *InspectOptions) readNodeCerts(ctx context.Context, warn time.Duration) ([]host.NodeCert, error) {
-	spec, err := cluster.LoadOne(o.SpecFile, o.ClusterName)
+	spec, err := o.specFlags.load(o.ErrOut)
 	if err != nil {
 		return nil, err
 	}
-	var hosts []host.HostTarget
-	for _, h := range spec.Spec.Hosts {
-		hosts = append(hosts, host.HostTarget{Name: h.Name, Target: host.TargetFor(spec, h)})
+	if err := o.sshFlags.validate(); err != nil {
+		return nil, err
 	}
-	d := newDialer(o.IOStreams, o.KnownHosts, false)
+	d := o.sshFlags.dialer(o.IOStreams)
 	defer d.Close()
-	return host.ReadNodeCerts(ctx, d, hosts, o.Parallel, warn, time.Now())
+	return inspect.NodeCerts(ctx, d, spec, o.Parallel, warn, time.Now())
 }
 
 // ledgerCerts are the current certificates of the users kbs issued (from

@@ -20,7 +20,7 @@ var joinExample = templates.Examples(`
 
 // NewCmdJoin builds `kubectl kbs join`.
 func NewCmdJoin(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &InitOptions{IOStreams: streams, flags: f}
+	o := newInitOptions(f, streams)
 	cmd := &cobra.Command{
 		Use:   "join -f cluster.yaml HOST...",
 		Short: "Add workers that are in the spec but not in the cluster",

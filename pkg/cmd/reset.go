@@ -29,7 +29,7 @@ var resetExample = templates.Examples(`
 
 // NewCmdReset builds `kubectl kbs reset`.
 func NewCmdReset(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ResetOptions{InitOptions: InitOptions{IOStreams: streams, flags: f}}
+	o := &ResetOptions{InitOptions: *newInitOptions(f, streams)}
 	cmd := &cobra.Command{
 		Use:   "reset -f cluster.yaml [HOST...]",
 		Short: "Undo init on some or all hosts: kubeadm reset, pod network and iptables state, etcd",

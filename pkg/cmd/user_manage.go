@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,34 +11,21 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/kubectl/pkg/util/templates"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubectl-kbs/kbs/pkg/kubeconfig"
-	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/users"
 )
 
-// UserManageOptions is shared by `user list`, `renew` and `delete`.
-type UserManageOptions struct {
-	Output        string
-	TTL           time.Duration
-	Timeout       time.Duration
-	KubeconfigOut string
+// UserListOptions holds the flags of `user list`.
+type UserListOptions struct {
+	Output string
 
-	flags  *genericclioptions.ConfigFlags
-	client kubernetes.Interface
-	genericiooptions.IOStreams
-}
-
-func (o *UserManageOptions) complete() (err error) {
-	o.client, err = newClient(o.flags)
-	return err
+	userBase
 }
 
 func newCmdUserList(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UserManageOptions{flags: f, IOStreams: streams}
+	o := &UserListOptions{userBase: userBase{flags: f, IOStreams: streams}}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the users kbs issued certificates for",
@@ -48,21 +34,28 @@ func newCmdUserList(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 			# Who has a kbs-issued certificate, and until when
 			kubectl kbs user list`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
-				return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or omit -o", o.Output)
-			}
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return o.list(cmd.Context())
-		},
+		RunE: runVerb(o),
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
 	return cmd
 }
 
-func (o *UserManageOptions) list(ctx context.Context) error {
+// Complete has nothing to fill: list takes no arguments.
+func (o *UserListOptions) Complete([]string) error { return nil }
+
+// Validate checks the output format.
+func (o *UserListOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or omit -o", o.Output)
+	}
+	return nil
+}
+
+// Run prints the ledger.
+func (o *UserListOptions) Run(ctx context.Context) error {
+	if err := o.connect(); err != nil {
+		return err
+	}
 	recs, err := users.ListRecords(ctx, o.client)
 	if err != nil {
 		return err
@@ -83,6 +76,10 @@ func (o *UserManageOptions) list(ctx context.Context) error {
 		_, err = o.Out.Write(b)
 		return err
 	}
+	return o.printTable(recs)
+}
+
+func (o *UserListOptions) printTable(recs []*users.Record) error {
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "USER\tGROUPS\tEXPIRES\tLEFT\tBINDS\tBINDINGS")
 	for _, r := range recs {
@@ -105,8 +102,15 @@ func left(t time.Time) string {
 	return d.Round(time.Minute).String()
 }
 
+// UserDeleteOptions holds the argument of `user delete`.
+type UserDeleteOptions struct {
+	Name string
+
+	userBase
+}
+
 func newCmdUserDelete(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UserManageOptions{flags: f, IOStreams: streams}
+	o := &UserDeleteOptions{userBase: userBase{flags: f, IOStreams: streams}}
 	return &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Remove a user's bindings, kbs-made roles, kubeconfig entries and ledger record",
@@ -119,57 +123,58 @@ func newCmdUserDelete(f *genericclioptions.ConfigFlags, streams genericiooptions
 		Example: templates.Examples(`
 			kubectl kbs user delete mikeadmin`),
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return o.delete(cmd.Context(), args[0])
-		},
+		RunE: runVerb(o),
 	}
 }
 
-func (o *UserManageOptions) delete(ctx context.Context, name string) error {
-	rec, err := users.GetRecord(ctx, o.client, name)
-	if err != nil {
+// Complete takes the user name.
+func (o *UserDeleteOptions) Complete(args []string) error { o.Name = args[0]; return nil }
+
+// Validate has nothing to check: the ledger knows the user or says it does not.
+func (o *UserDeleteOptions) Validate() error { return nil }
+
+// Run deletes the user and prints what went, and what stays valid.
+func (o *UserDeleteOptions) Run(ctx context.Context) error {
+	if err := o.connect(); err != nil {
 		return err
 	}
-	gone, err := users.DeleteObjects(ctx, o.client, name)
-	for _, g := range gone {
+	res, err := users.Delete(ctx, o.client, o.Name)
+	if res == nil {
+		return err
+	}
+	for _, g := range res.Deleted {
 		fmt.Fprintf(o.Out, "deleted %s %s\n", g.Kind, strings.TrimPrefix(g.Namespace+"/", "/")+g.Name)
 	}
+	if res.KubeconfigFile != "" {
+		fmt.Fprintf(o.Out, "removed user and context %q from %s\n", res.Record.Kubeconfig.Entry, res.KubeconfigFile)
+	}
 	if err != nil {
 		return err
 	}
-	if k := rec.Kubeconfig; !k.Handout {
-		if _, statErr := os.Stat(k.File); statErr == nil {
-			if err := kubeconfig.Update(k.File, func(d *kubeconfig.Doc) error {
-				d.Remove(kubeconfig.Users, k.Entry)
-				d.Remove(kubeconfig.Contexts, k.Entry)
-				if d.CurrentContext() == k.Entry {
-					d.SetCurrentContext("")
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.Out, "removed user and context %q from %s\n", k.Entry, k.File)
-		}
-	}
+	rec := res.Record
 	if rec.ServiceAccount {
 		fmt.Fprintf(o.Out, "the service account's tokens are revoked with it\n")
 		return nil
 	}
-	for _, c := range rec.Certificates {
-		if time.Now().Before(c.NotAfter) {
-			fmt.Fprintf(o.Out, "note: certificate %s stays valid until %s (%s): Kubernetes cannot revoke client certificates; with its bindings gone it keeps only what other bindings grant user %q and groups %v\n",
-				c.Serial, c.NotAfter.Format(time.RFC3339), left(c.NotAfter), rec.User, rec.Groups)
-		}
+	for _, c := range res.StillValid {
+		fmt.Fprintf(o.Out, "note: certificate %s stays valid until %s (%s): Kubernetes cannot revoke client certificates; with its bindings gone it keeps only what other bindings grant user %q and groups %v\n",
+			c.Serial, c.NotAfter.Format(time.RFC3339), left(c.NotAfter), rec.User, rec.Groups)
 	}
 	return nil
 }
 
+// UserRenewOptions holds the flags of `user renew`.
+type UserRenewOptions struct {
+	Name          string
+	TTL           time.Duration
+	Timeout       time.Duration
+	KubeconfigOut string
+
+	userBase
+}
+
 func newCmdUserRenew(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UserManageOptions{flags: f, IOStreams: streams}
+	o := &UserRenewOptions{userBase: userBase{flags: f, IOStreams: streams}}
 	cmd := &cobra.Command{
 		Use:   "renew NAME",
 		Short: "Issue a new key and certificate for a user, keeping its bindings",
@@ -177,15 +182,7 @@ func newCmdUserRenew(f *genericclioptions.ConfigFlags, streams genericiooptions.
 		Example: templates.Examples(`
 			kubectl kbs user renew mikeadmin --ttl 720h`),
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.TTL < users.MinTTL {
-				return fmt.Errorf("--ttl %s is below the minimum of %s", o.TTL, users.MinTTL)
-			}
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return o.renew(cmd.Context(), args[0])
-		},
+		RunE: runVerb(o),
 	}
 	cmd.Flags().DurationVar(&o.TTL, "ttl", 24*time.Hour, "Lifetime of the new certificate")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", time.Minute, "How long to wait for the certificate")
@@ -193,54 +190,33 @@ func newCmdUserRenew(f *genericclioptions.ConfigFlags, streams genericiooptions.
 	return cmd
 }
 
-func (o *UserManageOptions) renew(ctx context.Context, name string) error {
-	rec, err := users.GetRecord(ctx, o.client, name)
-	if err != nil {
-		return err
+// Complete takes the user name.
+func (o *UserRenewOptions) Complete(args []string) error { o.Name = args[0]; return nil }
+
+// Validate checks the lifetime before anything is sent.
+func (o *UserRenewOptions) Validate() error {
+	if o.TTL < users.MinTTL {
+		return fmt.Errorf("--ttl %s is below the minimum of %s", o.TTL, users.MinTTL)
 	}
-	prev := rec.Current()
-	if rec.ServiceAccount {
-		return fmt.Errorf("%s is a service account: create a new token with kubectl kbs user create %s --service-account -n %s (same role flags)", name, name, rec.Namespace)
-	}
-	req := &users.Request{Name: rec.User, Groups: rec.Groups, TTL: o.TTL, KeyType: pki.KeyType(prev.KeyType), Signer: users.SignerAPI}
-	cannot, err := users.Missing(ctx, o.client, users.ApprovalNeeds())
-	if err != nil {
-		return err
-	}
-	creds, err := users.SignWithAPI(ctx, o.client, req, o.Timeout, len(cannot) == 0, func(csr string) {
-		fmt.Fprintf(o.ErrOut, "waiting up to %s for an approver (kubectl certificate approve %s)\n", o.Timeout, csr)
-	})
-	if err != nil {
+	return nil
+}
+
+// Run renews the user's certificate.
+func (o *UserRenewOptions) Run(ctx context.Context) error {
+	if err := o.connect(); err != nil {
 		return err
 	}
 	ci, err := currentCluster(o.flags)
 	if err != nil {
 		return err
 	}
-	where := rec.Kubeconfig.File
-	switch {
-	case o.KubeconfigOut != "":
-		where = o.KubeconfigOut
-		err = users.Standalone(where, ci, rec.Kubeconfig.Entry, rec.Namespace, creds)
-	default:
-		if _, statErr := os.Stat(where); statErr != nil {
-			return fmt.Errorf("the recorded kubeconfig %s is not on this machine: pass --kubeconfig-out FILE", where)
-		}
-		err = users.Merge(where, ci, rec.Kubeconfig.Entry, rec.Namespace, creds)
-	}
+	res, err := users.Renew(ctx, users.RenewInput{Client: o.client, User: o.Name, TTL: o.TTL, Timeout: o.Timeout,
+		Cluster: ci, KubeconfigOut: o.KubeconfigOut, Log: o.logf})
 	if err != nil {
 		return err
 	}
-	cr, err := users.NewCertRecord(creds.CertPEM, users.SignerAPI, prev.KeyType, users.Requester(ctx, o.client), creds.CSRName)
-	if err != nil {
-		return err
-	}
-	rec.Certificates = append(rec.Certificates, cr)
-	rec.Kubeconfig.File = where
-	if err := users.SaveRecord(ctx, o.client, rec); err != nil {
-		return err
-	}
+	prev, cr := res.Previous, res.Issued
 	fmt.Fprintf(o.Out, "user %s: new certificate %s valid until %s in %s; the previous one (%s) stays valid until %s\n",
-		rec.User, cr.Serial, cr.NotAfter.Format(time.RFC3339), where, prev.Serial, prev.NotAfter.Format(time.RFC3339))
+		res.Record.User, cr.Serial, cr.NotAfter.Format(time.RFC3339), res.Kubeconfig, prev.Serial, prev.NotAfter.Format(time.RFC3339))
 	return nil
 }

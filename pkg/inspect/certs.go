@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 )
 
@@ -116,4 +118,33 @@ func ParseWindow(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--warn-within %q: want days such as 30d, or a duration such as 720h", s)
 	}
 	return d, nil
+}
+
+// NodeCerts reads the kubeadm PKI, kbs's etcd PKI and the kubeconfigs'
+// client certificates of every host of the spec over SSH, in parallel,
+// like kubeadm certs check-expiration on each; only certificates leave a
+// host, never keys.
+func NodeCerts(ctx context.Context, d host.Dialer, spec *cluster.Cluster, parallel int, warn time.Duration, now time.Time) ([]host.NodeCert, error) {
+	var hosts []host.HostTarget
+	for _, h := range spec.Spec.Hosts {
+		hosts = append(hosts, host.HostTarget{Name: h.Name, Target: host.TargetFor(spec, h)})
+	}
+	return host.ReadNodeCerts(ctx, d, hosts, parallel, warn, now)
+}
+
+// Expiring counts the certificates that expire within the window they
+// were read with.
+func Expiring(certs []Cert, nodes []host.NodeCert) int {
+	n := 0
+	for _, c := range certs {
+		if c.Expiring {
+			n++
+		}
+	}
+	for _, c := range nodes {
+		if c.Expiring {
+			n++
+		}
+	}
+	return n
 }

@@ -97,6 +97,20 @@ type Check struct {
 	Want, Got bool
 }
 
+// Matches says whether the API server answered as the request expects.
+func (c Check) Matches() bool { return c.Want == c.Got }
+
+// mismatches counts the checks the API server answered otherwise.
+func mismatches(checks []Check) int {
+	n := 0
+	for _, c := range checks {
+		if !c.Matches() {
+			n++
+		}
+	}
+	return n
+}
+
 // Verify asks the API server, with SubjectAccessReviews for the new user and
 // its groups, whether each permission is granted where it should be and
 // refused where it should not.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -13,6 +14,56 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 )
+
+// DeleteResult is what Delete removed, as far as it got.
+type DeleteResult struct {
+	Record  *Record
+	Deleted []ObjectRef
+	// KubeconfigFile is the kubeconfig the user and context were removed
+	// from; empty when none was (a handed-out file, or one not on this
+	// machine).
+	KubeconfigFile string
+	// StillValid are the unexpired certificates: Kubernetes cannot revoke
+	// client certificates, so they outlive the deletion.
+	StillValid []CertRecord
+}
+
+// Delete removes everything kbs made for a user in the ledger: its RBAC
+// objects, service account, record, and its entry in the kubeconfig the
+// record names. With an error, the result lists what was deleted before it.
+func Delete(ctx context.Context, cs kubernetes.Interface, user string) (*DeleteResult, error) {
+	rec, err := GetRecord(ctx, cs, user)
+	if err != nil {
+		return nil, err
+	}
+	res := &DeleteResult{Record: rec}
+	if res.Deleted, err = DeleteObjects(ctx, cs, user); err != nil {
+		return res, err
+	}
+	if k := rec.Kubeconfig; !k.Handout {
+		edited, err := RemoveEntry(k.File, k.Entry)
+		if err != nil {
+			return res, err
+		}
+		if edited {
+			res.KubeconfigFile = k.File
+		}
+	}
+	if !rec.ServiceAccount {
+		res.StillValid = unexpired(rec.Certificates, time.Now())
+	}
+	return res, nil
+}
+
+func unexpired(certs []CertRecord, now time.Time) []CertRecord {
+	var out []CertRecord
+	for _, c := range certs {
+		if now.Before(c.NotAfter) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // DeleteObjects removes every RBAC object kbs made for user — found by label,
 // so exactly those, wherever they are — and the ledger record. It returns

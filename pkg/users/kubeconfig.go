@@ -111,6 +111,24 @@ func Standalone(path string, ci ClusterInfo, entry, namespace string, c *Credent
 	return fsutil.WriteFileAtomic(path, data, 0o600)
 }
 
+// RemoveEntry removes the user and context entry from the kubeconfig at
+// path, and clears current-context when it names the entry. It reports
+// whether the file was edited: false when it is not on this machine.
+func RemoveEntry(path, entry string) (bool, error) {
+	if _, err := os.Stat(path); err != nil {
+		return false, nil
+	}
+	err := kubeconfig.Update(path, func(d *kubeconfig.Doc) error {
+		d.Remove(kubeconfig.Users, entry)
+		d.Remove(kubeconfig.Contexts, entry)
+		if d.CurrentContext() == entry {
+			d.SetCurrentContext("")
+		}
+		return nil
+	})
+	return err == nil, err
+}
+
 func clusterFields(ci ClusterInfo) map[string]any {
 	return map[string]any{"server": ci.Server, "certificate-authority-data": base64.StdEncoding.EncodeToString(ci.CAData)}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	rbacv1client "k8s.io/client-go/kubernetes/typed/rbac/v1"
 )
 
 // Objects are the RBAC objects of one user, built without a cluster: a
@@ -45,6 +46,19 @@ func (r *Request) Rules(mapper meta.RESTMapper) ([]rbacv1.PolicyRule, error) {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: byGroup[g], Verbs: r.Verbs})
 	}
 	return rules, nil
+}
+
+// NeedsDiscovery says whether Rules needs a RESTMapper: only rules given
+// without --api-group do, so other requests spare the discovery round trips.
+func (r *Request) NeedsDiscovery() bool { return len(r.Verbs) > 0 && len(r.APIGroups) == 0 }
+
+// ownRules are the rules of the role kbs makes for the request: none when it
+// binds an existing Role or ClusterRole.
+func (r *Request) ownRules(mapper meta.RESTMapper) ([]rbacv1.PolicyRule, error) {
+	if len(r.Verbs) == 0 {
+		return nil, nil
+	}
+	return r.Rules(mapper)
 }
 
 func (r *Request) groupOf(i int, resource string, mapper meta.RESTMapper) (string, error) {
@@ -119,28 +133,36 @@ const fieldManager = "kbs"
 
 // Apply creates or updates the objects with server-side apply.
 func (o Objects) Apply(ctx context.Context, cs kubernetes.Interface) error {
-	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptrTrue()}
-	rb := cs.RbacV1()
 	for _, obj := range o.List() {
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		switch v := obj.(type) {
-		case *rbacv1.Role:
-			_, err = rb.Roles(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
-		case *rbacv1.ClusterRole:
-			_, err = rb.ClusterRoles().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
-		case *rbacv1.RoleBinding:
-			_, err = rb.RoleBindings(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
-		case *rbacv1.ClusterRoleBinding:
-			_, err = rb.ClusterRoleBindings().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
-		}
-		if err != nil {
+		if err := applyObject(ctx, cs.RbacV1(), obj); err != nil {
 			return fmt.Errorf("applying RBAC: %w", err)
 		}
 	}
 	return nil
+}
+
+// applyObject sends one object. An unknown type is an error, not a skip: a
+// kind added to Objects but not here would otherwise leave the user without
+// an object that `user create` reported as made.
+func applyObject(ctx context.Context, rb rbacv1client.RbacV1Interface, obj runtime.Object) error {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptrTrue()}
+	switch v := obj.(type) {
+	case *rbacv1.Role:
+		_, err = rb.Roles(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+	case *rbacv1.ClusterRole:
+		_, err = rb.ClusterRoles().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+	case *rbacv1.RoleBinding:
+		_, err = rb.RoleBindings(v.Namespace).Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+	case *rbacv1.ClusterRoleBinding:
+		_, err = rb.ClusterRoleBindings().Patch(ctx, v.Name, types.ApplyPatchType, b, opts)
+	default:
+		return fmt.Errorf("cannot apply a %T: only Roles, ClusterRoles and their bindings are supported (a bug in kbs: please report it)", obj)
+	}
+	return err
 }
 
 // EnsureNamespace creates the namespace when asked to.

@@ -78,7 +78,7 @@ func runDiag(b *testing.B, kbs, spec, known string, names []string, parallel int
 	b.Helper()
 	out := filepath.Join(b.TempDir(), fmt.Sprintf("b-%d.tar.gz", time.Now().UnixNano()))
 	args := append([]string{"diag", "node"}, names...)
-	args = append(args, "-f", spec, "--known-hosts", known, "-o", out, "--via", "ssh", "--kubeconfig", "/nonexistent",
+	args = append(args, "-f", spec, "--known-hosts", known, "--bundle", out, "--via", "ssh", "--kubeconfig", "/nonexistent",
 		"--parallel", fmt.Sprint(parallel), "--max-source-size", "0")
 	cmd := exec.Command(kbs, args...)
 	var msg bytes.Buffer

@@ -70,7 +70,7 @@ func testDiag(t *testing.T, p paths) {
 	t.Run("planted secrets never reach the bundle", func(t *testing.T) {
 		onNode(t, "worker-0", "sh", "-c", "printf '%s\\n' \"$@\" >> /var/log/kubelet.log", "sh", strings.Join(planted, "\n"))
 		bundle := filepath.Join(dir, "w0.tar.gz")
-		out, _ := mustKbs(t, diagArgs(p, "node", "worker-0", "-o", bundle)...)
+		out, _ := mustKbs(t, diagArgs(p, "node", "worker-0", "--bundle", bundle)...)
 		files, m := bundleFiles(t, bundle)
 		all := strings.Join(func() []string {
 			var s []string
@@ -110,6 +110,7 @@ func testDiag(t *testing.T, p paths) {
 		onNode(t, "worker-0", "systemctl", "stop", "kubelet")
 		defer onNode(t, "worker-0", "systemctl", "start", "kubelet")
 		bundle := filepath.Join(dir, "stopped.tar.gz")
+		// -o PATH, the bundle's flag before --bundle: deprecated, still taken.
 		mustKbs(t, diagArgs(p, "node", "worker-0", "-o", bundle, "--via", "ssh")...)
 		a, err := diag.Analyze(bundle)
 		if err != nil {
@@ -124,7 +125,7 @@ func testDiag(t *testing.T, p paths) {
 		onNode(t, "worker-1", "sh", "-c", "systemctl stop ssh.socket ssh.service 2>/dev/null; true")
 		defer onNode(t, "worker-1", "systemctl", "start", "ssh.service")
 		bundle := filepath.Join(dir, "fallback.tar.gz")
-		out, _ := mustKbs(t, diagArgs(p, "node", "worker-1", "-o", bundle)...)
+		out, _ := mustKbs(t, diagArgs(p, "node", "worker-1", "--bundle", bundle)...)
 		files, m := bundleFiles(t, bundle)
 		info := m.Nodes["worker-1"]
 		if info.Transport != "pod" || !strings.Contains(info.Fallback, "ssh") {
@@ -217,7 +218,7 @@ systemctl reset-failed kubelet 2>/dev/null; systemctl start kubelet`)
 		time.Sleep(2 * time.Second)
 	}
 	bundle := filepath.Join(t.TempDir(), "crash.tar.gz")
-	out, _, err := kbs(t.Context(), nil, diagArgs(p, "node", "worker-1", "-o", bundle, "--via", "ssh")...)
+	out, _, err := kbs(t.Context(), nil, diagArgs(p, "node", "worker-1", "--bundle", bundle, "--via", "ssh")...)
 	if err != nil {
 		t.Fatalf("diag: %v\n%s", err, out)
 	}
@@ -251,7 +252,7 @@ func poweredOffMidCollection(t *testing.T, p paths) {
 				_, _ = node("worker-1").Exec(context.Background(), "systemctl", "poweroff", "--force", "--force")
 			}()
 		}
-	}, diagArgs(p, "cluster", "-o", bundle, "--via", "ssh", "--source-timeout", "30s", "--max-source-size", "0")...)
+	}, diagArgs(p, "cluster", "--bundle", bundle, "--via", "ssh", "--source-timeout", "30s", "--max-source-size", "0")...)
 	if err == nil {
 		t.Fatalf("diag succeeded although worker-1 went down mid-way:\n%s", progress)
 	}
