@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -12,20 +11,19 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kbs/kbs/pkg/users"
 )
 
 // UserListOptions holds the flags of `user list`.
 type UserListOptions struct {
-	Output string
+	out *outputFlags
 
 	userBase
 }
 
 func newCmdUserList(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UserListOptions{userBase: userBase{flags: f, IOStreams: streams}}
+	o := &UserListOptions{userBase: userBase{flags: f, IOStreams: streams}, out: newOutputFlags()}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the users kbs issued certificates for",
@@ -36,7 +34,7 @@ func newCmdUserList(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 		Args: cobra.NoArgs,
 		RunE: runVerb(o),
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml (default: a table)")
+	o.out.addFlags(cmd)
 	return cmd
 }
 
@@ -44,12 +42,7 @@ func newCmdUserList(f *genericclioptions.ConfigFlags, streams genericiooptions.I
 func (o *UserListOptions) Complete([]string) error { return nil }
 
 // Validate checks the output format.
-func (o *UserListOptions) Validate() error {
-	if o.Output != "" && o.Output != "json" && o.Output != "yaml" {
-		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or omit -o", o.Output)
-	}
-	return nil
-}
+func (o *UserListOptions) Validate() error { return o.out.validate() }
 
 // Run prints the ledger.
 func (o *UserListOptions) Run(ctx context.Context) error {
@@ -60,20 +53,7 @@ func (o *UserListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(map[string]any{"users": recs}, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(o.Out, string(b))
-		return err
-	case "yaml":
-		b, err := yaml.Marshal(map[string]any{"users": recs})
-		if err != nil {
-			return err
-		}
-		_, err = o.Out.Write(b)
+	if done, err := o.out.printObj(o.Out, "UserList", map[string]any{"users": recs}); done {
 		return err
 	}
 	return o.printTable(recs)

@@ -23,7 +23,7 @@ func TestUserFlagsCheckedFirst(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"user", "list", "-o", "wide"}, `unknown output format "wide": use -o json or -o yaml, or omit -o`},
+		{[]string{"user", "list", "-o", "wide"}, `unknown --output "wide": use -o json`},
 		{[]string{"user", "renew", "ana", "--ttl", "5m"}, "--ttl 5m0s is below the minimum of 10m0s"},
 		{[]string{"user", "create", "ana", "-n", "dev"}, "give exactly one of --role, --clusterrole, or --verb with --resource"},
 		{[]string{"user", "create", "ana", "-n", "dev", "--clusterrole", "view", "--timeout", "0s"}, "--timeout must be positive"},
