@@ -86,7 +86,8 @@ func TestUserListPrints(t *testing.T) {
 	cs := userCluster(t)
 	for _, output := range []string{"", "json"} {
 		streams, _, out, _ := genericiooptions.NewTestIOStreams()
-		o := &UserListOptions{Output: output, userBase: userBase{client: cs, IOStreams: streams}}
+		o := &UserListOptions{out: newOutputFlags(), userBase: userBase{client: cs, IOStreams: streams}}
+		*o.out.flags.OutputFormat = output
 		if err := o.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
