@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/util/version"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
@@ -176,7 +177,7 @@ func installPackages(ctx context.Context, d InitData, h *host.Host) error {
 	return h.Exec(ctx, "install packages", script)
 }
 
-var versionRE = regexp.MustCompile(`\bv?(\d+)\.(\d+)\.\d+`)
+var versionRE = regexp.MustCompile(`\bv?\d+\.\d+\.\d+\S*`)
 
 // configureContainerd writes containerd's configuration (and, from a
 // bundle, its unit and the kubelet's) and restarts containerd only when
@@ -186,8 +187,8 @@ func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed 
 	major := 2
 	if c.Spec.Runtime.Source == cluster.RuntimeSourcePackages {
 		if out, ok, _ := h.Query(ctx, "containerd --version"); ok {
-			if m := versionRE.FindStringSubmatch(out); m != nil {
-				major, _ = strconv.Atoi(m[1])
+			if v, err := version.ParseGeneric(versionRE.FindString(out)); err == nil {
+				major = int(v.Major())
 			}
 		}
 	}

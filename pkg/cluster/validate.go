@@ -12,14 +12,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/version"
 )
 
 // Version floors: kubeadm's v1beta4 config needs 1.31; kubeadm 1.37 wants
 // etcd 3.5.24 or newer for an external etcd.
 var (
-	minKubernetes = [3]int{1, 31, 0}
-	minEtcd       = [3]int{3, 5, 24}
-	versionRE     = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)$`)
+	minKubernetes = version.MajorMinor(1, 31)
+	minEtcd       = version.MustParseSemantic("v3.5.24")
+	versionRE     = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 )
 
 // Validate checks a defaulted cluster and returns every problem at once, each
@@ -54,28 +55,21 @@ func Validate(c *Cluster) error {
 	return errs.ToAggregate()
 }
 
-func validateVersion(p *field.Path, v string, floor [3]int, required bool) field.ErrorList {
+// validateVersion wants vMAJOR.MINOR.PATCH (no pre-release: kbs installs
+// releases) at or above floor.
+func validateVersion(p *field.Path, v string, floor *version.Version, required bool) field.ErrorList {
 	if v == "" {
 		if required {
 			return field.ErrorList{field.Required(p, "a version such as v1.37.2")}
 		}
 		return nil
 	}
-	m := versionRE.FindStringSubmatch(v)
-	if m == nil {
+	got, err := version.ParseSemantic(v)
+	if err != nil || !versionRE.MatchString(v) {
 		return field.ErrorList{field.Invalid(p, v, "must be vMAJOR.MINOR.PATCH, such as v1.37.2")}
 	}
-	got := [3]int{}
-	for i := range got {
-		got[i], _ = strconv.Atoi(m[i+1])
-	}
-	for i := range got {
-		if got[i] != floor[i] {
-			if got[i] < floor[i] {
-				return field.ErrorList{field.Invalid(p, v, fmt.Sprintf("must be v%d.%d.%d or newer", floor[0], floor[1], floor[2]))}
-			}
-			break
-		}
+	if got.LessThan(floor) {
+		return field.ErrorList{field.Invalid(p, v, fmt.Sprintf("must be v%d.%d.%d or newer", floor.Major(), floor.Minor(), floor.Patch()))}
 	}
 	return nil
 }

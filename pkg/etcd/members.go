@@ -265,21 +265,21 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 // does not count as active until the leader has heard from it for a
 // while).
 func removeWhenSafe(ctx context.Context, cli *clientv3.Client, id uint64) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, time.Minute, true, func(ctx context.Context) (bool, error) {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := cli.MemberRemove(rctx, id)
+		_, last = cli.MemberRemove(rctx, id)
 		cancel()
-		unhealthy := err != nil && (errors.Is(err, rpctypes.ErrUnhealthy) || strings.Contains(err.Error(), "unhealthy cluster"))
-		if !unhealthy || time.Now().After(deadline) {
-			return err
+		unhealthy := last != nil && (errors.Is(last, rpctypes.ErrUnhealthy) || strings.Contains(last.Error(), "unhealthy cluster"))
+		if last != nil && !unhealthy {
+			return false, last
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+		return last == nil, nil
+	})
+	if err != nil && ctx.Err() == nil && last != nil {
+		return last // still refused after a minute: etcd's own reason
 	}
+	return err
 }
 
 // moveLeaderOff hands leadership to another healthy member when the one

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
@@ -134,21 +136,14 @@ func swapPairs(ctx context.Context, h *host.Host, dir string, pairs map[string]*
 // waitPresented waits until a fresh handshake with url shows kp's
 // certificate.
 func waitPresented(ctx context.Context, tc *tls.Config, url string, kp *pki.KeyPair) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		c := presentedCert(ctx, tc, url)
-		if c != nil && c.Equal(kp.Cert) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s still presents another certificate than the new one after 30s", url)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+		return c != nil && c.Equal(kp.Cert), nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s still presents another certificate than the new one after 30s", url)
 	}
+	return err
 }
 
 func short(kp *pki.KeyPair) string {
