@@ -73,7 +73,7 @@ func runControlPlane(ctx context.Context, d InitData) error {
 				return err
 			}
 		} else {
-			d.Log("control-plane", h.Spec.Name, "already initialized (admin.conf present, API server ready); not running kubeadm init")
+			d.Log("control-plane", h.Spec.Name, "already initialized (admin.conf present, API server ready, kubeadm's configuration and addons in place); not running kubeadm init")
 		}
 		if h.DryRun() {
 			h.Plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), c.Metadata.Name)
@@ -105,9 +105,15 @@ func kubePKIFiles(d InitData) ([]host.File, error) {
 }
 
 // controlPlaneUp says whether kubeadm init finished here before: admin.conf
-// exists and the API server answers with it.
+// exists, the API server answers with it, and what kubeadm init does last
+// is there — its configuration uploaded and its addons (kube-proxy,
+// CoreDNS) applied. An API server alone proves nothing: kubeadm writes the
+// static pod manifests half-way, and the kubelet starts them even when
+// kubeadm was killed right after; that init must be resumed, not skipped.
 func controlPlaneUp(ctx context.Context, h *host.Host) (bool, error) {
-	_, ok, _ := h.Query(ctx, "test -s "+AdminConf+" && kubectl --kubeconfig "+AdminConf+" get --raw /readyz --request-timeout=5s")
+	kubectl := "kubectl --kubeconfig " + AdminConf + " --request-timeout=5s "
+	_, ok, _ := h.Query(ctx, "test -s "+AdminConf+" && "+kubectl+"get --raw /readyz >/dev/null && "+
+		kubectl+"-n kube-system get configmap/kubeadm-config daemonset/kube-proxy deployment/coredns >/dev/null")
 	return ok, nil
 }
 

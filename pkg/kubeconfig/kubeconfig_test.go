@@ -5,10 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -133,14 +132,25 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// helper runs "PATH NAME [hold]": add user NAME; with hold, sit on the lock.
+// helper runs "PATH NAME": add user NAME. "PATH NAME CRASHAT" gives the
+// user a token of crashToken bytes and arms the process to die, as in a
+// crash, once it has written CRASHAT bytes to one file.
 func helper(spec string) int {
 	f := strings.Fields(spec)
-	err := Update(f[0], func(d *Doc) error {
-		if len(f) > 2 {
-			time.Sleep(time.Hour) // killed here, mid-update
+	token := f[1]
+	if len(f) > 2 {
+		limit, err := strconv.ParseInt(f[2], 10, 64)
+		if err == nil {
+			err = dieOnceWritten(limit)
 		}
-		return d.Set(Users, f[1], map[string]any{"token": f[1]})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "arming the crash:", err)
+			return 2
+		}
+		token = crashToken
+	}
+	err := Update(f[0], func(d *Doc) error {
+		return d.Set(Users, f[1], map[string]any{"token": token})
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -148,6 +158,10 @@ func helper(spec string) int {
 	}
 	return 0
 }
+
+// crashToken makes the crashing writer's new kubeconfig far longer than the
+// old one and than its backup, so the limit falls inside the new content.
+var crashToken = strings.Repeat("t", 64<<10)
 
 func writer(path, args string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -179,34 +193,6 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	if len(cfg.AuthInfos) != 21 {
 		t.Fatalf("%d users after 20 concurrent writers, want 21", len(cfg.AuthInfos))
 	}
-}
-
-// A writer killed in the middle leaves the old file intact, and its stale
-// lock does not block the next writer.
-func TestKilledWriterLeavesOldFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "config")
-	os.WriteFile(path, []byte(existing), 0o600)
-	c := writer(path, "victim hold")
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; ; i++ { // until it holds the lock
-		if _, err := os.Stat(path + ".lock"); err == nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("helper never took the lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	c.Process.Signal(syscall.SIGKILL)
-	c.Wait()
-	if b, _ := os.ReadFile(path); string(b) != existing {
-		t.Fatal("the kubeconfig changed although its writer was killed")
-	}
-	LockTimeout = 5 * time.Second
-	must(t, Update(path, func(d *Doc) error { return d.Set(Users, "after", map[string]any{"token": "t"}) }))
 }
 
 func must(t *testing.T, err error) {

@@ -5,12 +5,15 @@ package bootstrap_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	kbscluster "github.com/kubectl-kbs/kbs/pkg/cluster"
 )
@@ -48,14 +51,39 @@ func TestInitFlow(t *testing.T) {
 	t.Run("a run killed during etcd resumes", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		killer := &cancelOn{marker: "[etcd] install etcd", cancel: cancel}
-		if _, err := kbs(ctx, killer, initArgs(path, state)...); err == nil {
+		// Killed once the etcd phase has begun changing the etcd host: the
+		// upload of etcd has started (its temporary file, or the binary),
+		// seen absent first so that it is this run's.
+		absentSeen := false
+		killer := &interruptWhen{ctx: ctx, cancel: cancel, marker: "[etcd] install etcd", reached: func(ctx context.Context) (bool, error) {
+			out, err := etcdNode.Exec(ctx, "sh", "-c", "ls -A /usr/local/bin 2>/dev/null | grep -qE '^(etcd|[.]kbs-tmp[.].*)$' && echo begun || echo absent")
+			switch {
+			case ctx.Err() != nil:
+				return false, ctx.Err()
+			case err != nil:
+				return false, fmt.Errorf("%s: %v: %s", etcdNode.Name, err, out)
+			case strings.TrimSpace(string(out)) == "absent":
+				absentSeen = true
+				return false, nil
+			case !absentSeen:
+				return false, fmt.Errorf("/usr/local/bin/etcd was on %s before the etcd phase began", etcdNode.Name)
+			}
+			return true, nil
+		}}
+		_, err := kbs(ctx, killer, initArgs(path, state)...)
+		if werr := killer.wait(); werr != nil {
+			t.Fatalf("the run was not killed inside the etcd phase: %v (run: %v)\n%s", werr, err, killer.progress())
+		}
+		if err == nil {
 			t.Fatal("the interrupted run reported success")
+		}
+		if journaled(t, state, "etcd") {
+			t.Fatalf("the kill landed after the etcd phase had finished:\n%s", killer.progress())
 		}
 		_, progress := mustKbs(t, initArgs(path, state)...)
 		for _, want := range []string{"[preflight] already done (journal)", "[etcd-pki] already done (journal)", "healthy over mutual TLS", "accepted by kubeadm config validate"} {
 			if !strings.Contains(progress, want) {
-				t.Errorf("resumed run's progress lacks %q:\n%s\nthe killed run said:\n%s", want, progress, killer.buf.String())
+				t.Errorf("resumed run's progress lacks %q:\n%s\nthe killed run said:\n%s", want, progress, killer.progress())
 			}
 		}
 	})
@@ -253,22 +281,53 @@ func loginsAll(t *testing.T) int {
 	return total
 }
 
-// cancelOn cancels a run when its progress shows marker: a kill in the
-// middle of a phase.
-type cancelOn struct {
-	marker string
-	cancel func()
-	mu     sync.Mutex
-	buf    bytes.Buffer
+// interruptWhen cancels a run once its progress has shown marker and then
+// reached holds (polled every 50 ms for up to a minute): a kill at a point
+// the test has seen the run get to, not one a delay is hoped to hit.
+type interruptWhen struct {
+	ctx     context.Context
+	cancel  func()
+	marker  string
+	reached func(context.Context) (bool, error)
+
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	watching bool
+	done     chan error
 }
 
-func (c *cancelOn) Write(p []byte) (int, error) {
+func (c *interruptWhen) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.buf.Write(p)
-	if strings.Contains(c.buf.String(), c.marker) {
-		go func() { time.Sleep(300 * time.Millisecond); c.cancel() }()
-		c.marker = "\x00never"
+	if !c.watching && strings.Contains(c.buf.String(), c.marker) {
+		c.watching = true
+		c.done = make(chan error, 1)
+		go func() {
+			err := wait.PollUntilContextTimeout(c.ctx, 50*time.Millisecond, time.Minute, true, c.reached)
+			c.cancel()
+			c.done <- err
+		}()
 	}
 	return len(p), nil
+}
+
+// wait, once the run has returned, says whether it was cancelled at the
+// point: an error if the marker never came, the point was not reached
+// before the run ended, or reached failed.
+func (c *interruptWhen) wait() error {
+	c.cancel() // ends the watch if the run ended by itself
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
+	if done == nil {
+		return fmt.Errorf("the progress never showed %q", c.marker)
+	}
+	return <-done
+}
+
+func (c *interruptWhen) progress() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
 }

@@ -3,7 +3,7 @@
 // Package e2e brings the operator's k8s cluster up with the kbs binary over
 // SSH on local nodes and checks it from outside: nodes, pods on every
 // worker, pod-to-pod across nodes, a Service, DNS, the external etcd; then
-// faults: an init interrupted during control-plane, a re-run that must
+// faults: an init interrupted inside kubeadm init, a re-run that must
 // change nothing, a worker reset and joined again.
 package e2e
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/pkg/inspect"
@@ -152,9 +153,9 @@ func TestKubeadmConfigFromRealKubeadm(t *testing.T) {
 
 func TestTokensFromRealKubeadm(t *testing.T) {
 	var tk inspect.Tokens
-	// bootstrapsigner signs cluster-info shortly after the tokens appear.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	// bootstrapsigner signs cluster-info shortly after the tokens appear;
+	// what is still unsigned after 30s is reported below.
+	_ = wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		out, err := kbs(t, "inspect", "tokens", "-o", "json")
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -167,11 +168,8 @@ func TestTokensFromRealKubeadm(t *testing.T) {
 				signed++
 			}
 		}
-		if len(tk.Tokens) == 2 && signed == 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return len(tk.Tokens) == 2 && signed == 2, nil
+	})
 	if len(tk.Tokens) != 2 {
 		t.Fatalf("want kubeadm's two tokens, got %+v", tk.Tokens)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kevinburke/ssh_config"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-kbs/kbs/pkg/remote"
 	"github.com/kubectl-kbs/kbs/test/nodes"
@@ -258,16 +259,13 @@ func TestCancellationStopsRemoteCommand(t *testing.T) {
 		t.Fatalf("connection unusable after a cancelled command: %q", got)
 	}
 	// The remote process is killed too, not left running.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, _ := c.Run(ctx(t), "pgrep -f 'sleep [3]0' || true")
-		if strings.TrimSpace(string(out)) == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("remote command still running after cancellation: pids %s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var pids []byte
+	gone := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		pids, _ = c.Run(ctx(t), "pgrep -f 'sleep [3]0' || true")
+		return strings.TrimSpace(string(pids)) == "", nil
+	})
+	if gone != nil {
+		t.Fatalf("remote command still running after cancellation: pids %s", pids)
 	}
 }
 
@@ -309,11 +307,13 @@ func TestSSHAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { agent.Process.Kill(); agent.Wait() }()
-	for i := 0; i < 50; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// ssh-add needs the agent listening; the socket appears when it is.
+	listening := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(sock)
+		return err == nil, nil
+	})
+	if listening != nil {
+		t.Fatalf("ssh-agent made no socket at %s in 10s", sock)
 	}
 	add := exec.Command("ssh-add", cluster.ClientKey)
 	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)

@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -170,15 +171,12 @@ func TestServiceAccount(t *testing.T) {
 	}
 	// The API server caches token authentication briefly; within that it
 	// must start refusing the token.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, err := bot.CoreV1().ConfigMaps("default").Get(context.Background(), "kube-root-ca.crt", metav1.GetOptions{})
-		if apierrors.IsUnauthorized(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the token still authenticates 30s after its ServiceAccount was deleted: %v", err)
-		}
-		time.Sleep(500 * time.Millisecond)
+	var last error
+	refused := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, last = bot.CoreV1().ConfigMaps("default").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return apierrors.IsUnauthorized(last), nil
+	})
+	if refused != nil {
+		t.Fatalf("the token still authenticates 30s after its ServiceAccount was deleted: %v", last)
 	}
 }
