@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // writeTokenConfig places a kubeadm configuration that holds a bootstrap
@@ -23,9 +24,12 @@ func writeTokenConfig(ctx context.Context, h *host.Host, path string, cfg []byte
 }
 
 // runKubeadm runs `kubeadm ARGS` with its output in logPath on the host;
-// on failure the error carries the log's end and where the rest is.
+// on failure the error carries the log's end and where the rest is. The
+// log is the operator's and root's alone (0600, made anew): kubeadm's
+// output describes the cluster's secrets even where it prints none.
 func runKubeadm(ctx context.Context, h *host.Host, what, args, logPath string) error {
-	cmd := fmt.Sprintf("kubeadm %s >%s 2>&1 || { tail -30 %s >&2; exit 1; }", args, logPath, logPath)
+	log := shell.Quote(logPath)
+	cmd := fmt.Sprintf("rm -f %s; (umask 077; kubeadm %s >%s 2>&1) || { tail -30 %s >&2; exit 1; }", log, args, log, log)
 	if err := h.Exec(ctx, what, cmd); err != nil {
 		return fmt.Errorf("%w (full output on the host: %s)", err, logPath)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 const (
-	kubeadmJoinCmd = `^kubeadm join --config /etc/kbs/kubeadm-join\.yaml >/var/log/kbs-kubeadm-join\.log 2>&1 \|\| `
+	kubeadmJoinCmd = `^rm -f '/var/log/kbs-kubeadm-join\.log'; \(umask 077; kubeadm join --config /etc/kbs/kubeadm-join\.yaml >'/var/log/kbs-kubeadm-join\.log' 2>&1\) \|\| `
 	removeJoinCmd  = `^rm -f /etc/kbs/kubeadm-join\.yaml$`
 )
 
@@ -95,7 +95,7 @@ func TestJoinPhaseDryRunPlan(t *testing.T) {
 	for _, w := range []string{"worker-0", "worker-1"} {
 		for _, line := range []string{
 			"[plan] " + w + ": would write /etc/kbs/kubeadm-join.yaml (mode 0600): <key material elided>",
-			"[plan] " + w + ": would kubeadm join: kubeadm join --config /etc/kbs/kubeadm-join.yaml ",
+			"[plan] " + w + ": would kubeadm join: rm -f '/var/log/kbs-kubeadm-join.log'; (umask 077; kubeadm join --config /etc/kbs/kubeadm-join.yaml ",
 			"[plan] " + w + ": would remove /etc/kbs/kubeadm-join.yaml (it holds a token): rm -f /etc/kbs/kubeadm-join.yaml",
 		} {
 			if !strings.Contains(f.output(), line) {

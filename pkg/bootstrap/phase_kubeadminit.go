@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
@@ -75,10 +77,6 @@ func runControlPlane(ctx context.Context, d InitData) error {
 		} else {
 			d.Log("control-plane", h.Spec.Name, "already initialized (admin.conf present, API server ready, kubeadm's configuration and addons in place); not running kubeadm init")
 		}
-		if h.DryRun() {
-			h.Plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), c.Metadata.Name)
-			return nil
-		}
 		return fetchAdmin(ctx, d, h)
 	})
 }
@@ -138,7 +136,11 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	}
 	defer cleanup()
 	start := time.Now()
-	if err := runKubeadm(ctx, h, "kubeadm init --dry-run", "init --config "+KubeadmInitPath+" --dry-run", "/var/log/kbs-kubeadm-dry-run.log"); err != nil {
+	// The dry run prints the objects it would create, the bootstrap token's
+	// Secret among them: its log goes as soon as it has passed.
+	err = runKubeadm(ctx, h, "kubeadm init --dry-run", "init --config "+KubeadmInitPath+" --dry-run --skip-token-print", dryRunLog)
+	_ = h.Exec(context.WithoutCancel(ctx), "remove the dry run's log (it shows the token's Secret)", "rm -f "+dryRunLog)
+	if err != nil {
 		return err
 	}
 	if !h.DryRun() {
@@ -151,12 +153,26 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	if !h.DryRun() {
 		d.Log("control-plane", h.Spec.Name, "kubeadm init done in %s", time.Since(start).Round(100*time.Millisecond))
 	}
-	return nil
+	// kubeadm init needs a bootstrap token; nothing after it does (joins get
+	// their own, short-lived): it is deleted rather than left valid a day.
+	if h.DryRun() {
+		h.Plan("would delete the bootstrap token kubeadm init used (kubeadm token delete ID)")
+		return nil
+	}
+	id, _, _ := strings.Cut(token, ".")
+	return h.Exec(ctx, "delete the bootstrap token kubeadm init used", "kubeadm token delete "+shell.Quote(id)+" --kubeconfig "+AdminConf)
 }
+
+// dryRunLog is where kubeadm init --dry-run writes, until it has passed.
+const dryRunLog = "/var/log/kbs-kubeadm-dry-run.log"
 
 // fetchAdmin copies admin.conf into the state directory and merges it into
 // the operator's kubeconfig, then waits for the API server from here.
 func fetchAdmin(ctx context.Context, d InitData, h *host.Host) error {
+	if h.DryRun() {
+		h.Plan("would fetch %s into %s and merge it into %s as context %q", AdminConf, d.State().AdminKubeconfig(), d.KubeconfigPath(), d.Cluster().Metadata.Name)
+		return nil
+	}
 	var buf bytes.Buffer
 	if err := h.ReadFile(ctx, AdminConf, &buf); err != nil {
 		return fmt.Errorf("fetching %s: %w", AdminConf, err)

@@ -68,7 +68,7 @@ func fakeAPI(t *testing.T) (adminConf []byte, paths func() []string) {
 func kubeadmWritesAdminConf(t *testing.T, c *remotetest.Conn) (paths func() []string) {
 	t.Helper()
 	adminConf, paths := fakeAPI(t)
-	c.OnFunc(`^kubeadm init --config /etc/kbs/kubeadm-init\.yaml --skip-token-print `, func(string, []byte) ([]byte, error) {
+	c.OnFunc(`kubeadm init --config /etc/kbs/kubeadm-init\.yaml --skip-token-print >`, func(string, []byte) ([]byte, error) {
 		c.SetFile(AdminConf, adminConf)
 		return nil, nil
 	})
@@ -76,8 +76,8 @@ func kubeadmWritesAdminConf(t *testing.T, c *remotetest.Conn) (paths func() []st
 }
 
 const (
-	kubeadmDryRunCmd = `^kubeadm init --config /etc/kbs/kubeadm-init\.yaml --dry-run >/var/log/kbs-kubeadm-dry-run\.log 2>&1 \|\| `
-	kubeadmInitCmd   = `^kubeadm init --config /etc/kbs/kubeadm-init\.yaml --skip-token-print >/var/log/kbs-kubeadm-init\.log 2>&1 \|\| `
+	kubeadmDryRunCmd = `^rm -f '/var/log/kbs-kubeadm-dry-run\.log'; \(umask 077; kubeadm init --config /etc/kbs/kubeadm-init\.yaml --dry-run --skip-token-print >'/var/log/kbs-kubeadm-dry-run\.log' 2>&1\) \|\| `
+	kubeadmInitCmd   = `^rm -f '/var/log/kbs-kubeadm-init\.log'; \(umask 077; kubeadm init --config /etc/kbs/kubeadm-init\.yaml --skip-token-print >'/var/log/kbs-kubeadm-init\.log' 2>&1\) \|\| `
 	removeTokenCmd   = `^rm -f /etc/kbs/kubeadm-init\.yaml$`
 )
 

@@ -59,15 +59,15 @@ func scriptPreflight(f *fakeInit, overrides []answer) {
 		c.On(`^command -v socat$`, "/usr/bin/socat\n", nil)
 		c.On(`^ip -d link show type vxlan `, "0\n", nil)
 		c.On(`^rm -f /tmp/kbs-udp-\d+; setsid nohup timeout 60 socat `, "4242\n", nil)
-		c.On(`^socat -u /dev/null TCP:[0-9.]+:\d+,connect-timeout=3$`, "", nil)
-		c.On(`^echo kbs-probe-from-\S+ \| socat -u - UDP-SENDTO:`, "", nil)
+		c.On(`^socat -u /dev/null 'TCP:[0-9.]+:\d+,connect-timeout=3'$`, "", nil)
+		c.On(`^echo 'kbs-probe-from-\S+' \| socat -u - 'UDP-SENDTO:`, "", nil)
 		// Every datagram arrived: the receiver's file holds each sender.
 		c.OnFunc(`^f=/tmp/kbs-udp-8472; `, func(cmd string, _ []byte) ([]byte, error) {
 			m := probeListRE.FindStringSubmatch(cmd)
 			if m == nil {
 				return nil, remotetest.Exit(1, "no probe list")
 			}
-			return []byte(strings.ReplaceAll(m[1], " ", "\n") + "\n"), nil
+			return []byte(strings.ReplaceAll(strings.ReplaceAll(m[1], "'", ""), " ", "\n") + "\n"), nil
 		})
 		c.On(`^kill 4242( 4242)* 2>/dev/null; rm -f /tmp/kbs-udp-\*; true$`, "", nil)
 	})
@@ -148,7 +148,7 @@ func TestPreflightPhase(t *testing.T) {
 			rows:   []*regexp.Regexp{reportRow("etcd-0", "time-sync", "FAILED", "could not check: ")}},
 		{name: "kernel modules not loaded yet only warn", answers: []answer{{host: "master-0", pattern: checkCmd("kernel-modules"), out: "br_netfilter\n"}},
 			rows: []*regexp.Regexp{reportRow("master-0", "kernel-modules", "warn", "not loaded: br_netfilter")}},
-		{name: "the API server unreachable from a worker", answers: []answer{{host: "worker-0", pattern: `^socat -u /dev/null TCP:10\.10\.0\.20:6443,`, err: remotetest.Exit(1, "Connection refused")}},
+		{name: "the API server unreachable from a worker", answers: []answer{{host: "worker-0", pattern: `^socat -u /dev/null 'TCP:10\.10\.0\.20:6443,`, err: remotetest.Exit(1, "Connection refused")}},
 			failed: []string{"worker-0/reachability"},
 			rows:   []*regexp.Regexp{reportRow("worker-0", "reachability", "FAILED", "→ master-0:6443/tcp (kubelet to API server) no connection")}},
 		{name: "VXLAN datagrams to a node lost", answers: []answer{{host: "master-0", pattern: `^f=/tmp/kbs-udp-8472; `, out: "kbs-probe-from-worker-1\n"}},

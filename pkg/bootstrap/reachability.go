@@ -9,6 +9,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // probe is one path that must be open between two hosts.
@@ -165,7 +166,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 				continue
 			}
 			if p.proto == "tcp" {
-				_, ok, _ := h.Query(ctx, fmt.Sprintf("socat -u /dev/null TCP:%s:%d,connect-timeout=3", p.to.Address, p.port))
+				_, ok, _ := h.Query(ctx, "socat -u /dev/null "+shell.Quote(fmt.Sprintf("TCP:%s:%d,connect-timeout=3", p.to.Address, p.port)))
 				result(p, ok, map[bool]string{true: "open", false: "no connection"}[ok])
 				continue
 			}
@@ -174,7 +175,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 			}
 			// Three datagrams: one lost on a busy host is not a closed port.
 			for range 3 {
-				_, _, _ = h.Probe(ctx, fmt.Sprintf("echo kbs-probe-from-%s | socat -u - UDP-SENDTO:%s:%d", p.from.Name, p.to.Address, p.port))
+				_, _, _ = h.Probe(ctx, "echo "+shell.Quote("kbs-probe-from-"+p.from.Name)+" | socat -u - "+shell.Quote(fmt.Sprintf("UDP-SENDTO:%s:%d", p.to.Address, p.port)))
 			}
 		}
 		return nil
@@ -192,7 +193,7 @@ func (r *reach) run(ctx context.Context, ps []probe) []finding {
 			return nil
 		}
 		// Up to half a second for the datagrams, but no longer than they take.
-		got, _, _ := h.Query(ctx, fmt.Sprintf(`f=/tmp/kbs-udp-8472; for i in $(seq 10); do all=1; for w in %s; do grep -qx "$w" $f 2>/dev/null || all=0; done; [ $all = 1 ] && break; sleep 0.05; done; cat $f 2>/dev/null || true`, strings.Join(want, " ")))
+		got, _, _ := h.Query(ctx, fmt.Sprintf(`f=/tmp/kbs-udp-8472; for i in $(seq 10); do all=1; for w in %s; do grep -qx "$w" $f 2>/dev/null || all=0; done; [ $all = 1 ] && break; sleep 0.05; done; cat $f 2>/dev/null || true`, shell.Join(want...)))
 		mu.Lock()
 		received[h.Spec.Name] = got
 		mu.Unlock()

@@ -150,7 +150,7 @@ func resetHost(ctx context.Context, d InitData, h *host.Host, o ResetOptions) er
 		return nil
 	}
 	if _, ok, _ := h.Query(ctx, "command -v kubeadm"); ok || h.DryRun() {
-		if err := h.Exec(ctx, "kubeadm reset", "kubeadm reset -f --cri-socket "+ContainerdSocket+" >/var/log/kbs-kubeadm-reset.log 2>&1 || { tail -20 /var/log/kbs-kubeadm-reset.log >&2; exit 1; }"); err != nil {
+		if err := runKubeadm(ctx, h, "kubeadm reset", "reset -f --cri-socket "+ContainerdSocket, "/var/log/kbs-kubeadm-reset.log"); err != nil {
 			return err
 		}
 	}

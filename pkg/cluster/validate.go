@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/version"
@@ -41,7 +43,7 @@ func Validate(c *Cluster) error {
 		ip := spec.Child("cni", "images").Key(k)
 		if !slices.Contains(CNIImageNames[c.Spec.CNI.Plugin], k) {
 			errs = append(errs, field.NotSupported(ip, k, CNIImageNames[c.Spec.CNI.Plugin]))
-		} else if v == "" || strings.ContainsAny(v, " \t") {
+		} else if _, err := reference.ParseNormalizedNamed(v); err != nil || v != strings.TrimSpace(v) {
 			errs = append(errs, field.Invalid(ip, v, "must be an image reference such as registry.example.com/flannel:v0.28.10"))
 		}
 	}
@@ -123,7 +125,12 @@ func validateAddress(p *field.Path, a string) field.ErrorList {
 	if a == "" {
 		return field.ErrorList{field.Required(p, "an IP address or DNS name the operator's machine can reach")}
 	}
-	if _, err := netip.ParseAddr(a); err == nil {
+	if ip, err := netip.ParseAddr(a); err == nil {
+		if ip.Zone() != "" {
+			// A zone is free text (fe80::1%x;touch /tmp/p) and names an
+			// interface of this machine, not a host the nodes can reach.
+			return field.ErrorList{field.Invalid(p, a, "must not carry an IPv6 zone (%...): give a global address or a DNS name")}
+		}
 		return nil
 	}
 	if len(validation.IsDNS1123Subdomain(a)) == 0 && !numericTLD(a) {
@@ -210,9 +217,7 @@ func validateEtcd(p *field.Path, e Etcd) field.ErrorList {
 	if e.Version != "" && e.Binary != "" {
 		errs = append(errs, field.Forbidden(p.Child("binary"), "give either version (download) or binary (a local file to upload), not both"))
 	}
-	if !strings.HasPrefix(e.DataDir, "/") {
-		errs = append(errs, field.Invalid(p.Child("dataDir"), e.DataDir, "must be an absolute path"))
-	}
+	errs = append(errs, validateDataDir(p.Child("dataDir"), e.DataDir)...)
 	if d, err := time.ParseDuration(e.CertValidity); err != nil || d < time.Hour {
 		errs = append(errs, field.Invalid(p.Child("certValidity"), e.CertValidity, "must be a duration of at least 1h, such as 8760h"))
 	}
@@ -311,4 +316,30 @@ func validateRuntime(spec *field.Path, s ClusterSpec) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// dataDirRE is what an etcd data directory may be spelled with: it reaches
+// root shells (quoted) and etcd's systemd unit, where spaces, quotes, %
+// and $ mean something.
+var dataDirRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
+
+// systemDirs are never an etcd data directory, nor anything below them:
+// reset deletes the data directory and restore moves it aside.
+var systemDirs = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var/log", "/var/lib/kubelet", "/var/lib/containerd"}
+
+// validateDataDir wants a directory dedicated to etcd: absolute and clean,
+// named for etcd (/var/lib/etcd, /data/etcd-k8s), and no system directory.
+func validateDataDir(p *field.Path, dir string) field.ErrorList {
+	switch {
+	case !dataDirRE.MatchString(dir) || path.Clean(dir) != dir:
+		return field.ErrorList{field.Invalid(p, dir, "must be a clean absolute path of letters, digits, '.', '_' and '-', such as /var/lib/etcd")}
+	case !strings.Contains(path.Base(dir), "etcd"):
+		return field.ErrorList{field.Invalid(p, dir, "must be a directory dedicated to etcd, named for it (such as /var/lib/etcd): kbs reset deletes it")}
+	}
+	for _, sys := range systemDirs {
+		if dir == sys || strings.HasPrefix(dir, sys+"/") {
+			return field.ErrorList{field.Invalid(p, dir, fmt.Sprintf("must not be in %s: kbs reset deletes the data directory and restore moves it aside", sys))}
+		}
+	}
+	return nil
 }

@@ -64,6 +64,7 @@ func newCmdCertsCheck(f *genericclioptions.ConfigFlags, streams genericiooptions
 	o.specFlags.addFlags(cmd, true)
 	o.sshFlags.addFlags(cmd)
 	o.out.addFlags(cmd)
+	addIgnoredDryRun(cmd, "certs check only reads")
 	cmd.Flags().StringVar(&o.WarnWithin, "warn-within", o.WarnWithin, "Flag certificates expiring within this window (e.g. 30d, 720h) and exit non-zero")
 	return cmd
 }

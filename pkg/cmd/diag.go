@@ -169,6 +169,9 @@ func (o *DiagOptions) run(cmd *cobra.Command, args []string) error {
 // summary format is a bundle path, as -o meant before --bundle existed.
 func (o *DiagOptions) Complete(args []string) error {
 	o.names = args
+	if err := o.specFlags.claimDeprecatedCluster(o.ErrOut); err != nil {
+		return err
+	}
 	if o.Output != "" && !diag.IsOutputFormat(o.Output) {
 		if o.Bundle != "" {
 			return fmt.Errorf("-o %s and --bundle %s both name the bundle: keep --bundle, and give -o only json or yaml", o.Output, o.Bundle)

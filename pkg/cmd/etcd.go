@@ -41,6 +41,7 @@ func NewCmdEtcd(f *genericclioptions.ConfigFlags, streams genericiooptions.IOStr
 	}
 	o.specFlags.addFlags(cmd, true)
 	o.sshFlags.addFlags(cmd)
+	addIgnoredDryRun(cmd, "status, snapshot save and certs check only read")
 	cmd.AddCommand(newCmdEtcdStatus(o), newCmdEtcdSnapshot(o), newCmdEtcdRestore(o), newCmdEtcdMember(o), newCmdEtcdCerts(o))
 	return cmd
 }
@@ -66,13 +67,30 @@ func (o *EtcdOptions) complete() (*etcd.Env, error) {
 
 // withSession adds SSH to env for the verbs that work on hosts.
 func (o *EtcdOptions) withSession(env *etcd.Env) (func(), error) {
+	return o.session(env, false)
+}
+
+// withLockedSession is withSession for a verb that changes the cluster: it
+// holds the state directory's lock for the run.
+func (o *EtcdOptions) withLockedSession(env *etcd.Env) (func(), error) {
+	return o.session(env, true)
+}
+
+func (o *EtcdOptions) session(env *etcd.Env, lock bool) (func(), error) {
+	release := func() {}
+	if lock && !o.DryRun {
+		var err error
+		if release, err = state.Lock(o.StateDir, commandLine()); err != nil {
+			return nil, err
+		}
+	}
 	dialer := o.sshFlags.dialer(o.IOStreams)
 	out := o.ErrOut
 	if o.DryRun {
 		out = o.Out
 	}
 	env.Session = &host.Session{Spec: env.Spec, Local: env.State, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out}
-	return func() { dialer.Close() }, nil
+	return func() { dialer.Close(); release() }, nil
 }
 
 // addOutputFlag gives a read verb -o.

@@ -104,7 +104,7 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 			if err := o.confirm(yes, "replace the etcd "+what+" of cluster "+o.spec.Metadata.Name); err != nil {
 				return err
 			}
-			closeFn, err := o.withSession(env)
+			closeFn, err := o.withLockedSession(env)
 			if err != nil {
 				return err
 			}
@@ -117,6 +117,7 @@ func newCmdEtcdCerts(o *EtcdOptions) *cobra.Command {
 		},
 	}
 	rotate.Flags().BoolVarP(&yes, "yes", "y", false, "Do not ask for confirmation")
+	addRefusedDryRun(rotate, "kubectl kbs etcd certs check shows what it would replace")
 	rotate.Flags().BoolVar(&ca, "ca", false, "Replace the etcd CA too (restarts every member and API server twice, one at a time)")
 	cmd.AddCommand(check, rotate)
 	return cmd

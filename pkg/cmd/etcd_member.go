@@ -57,6 +57,9 @@ func newCmdEtcdMember(o *EtcdOptions) *cobra.Command {
 		c.Flags().BoolVar(&mo.SkipAPIServers, "skip-apiservers", false, "Leave the API servers' --etcd-servers alone (changing it restarts each API server)")
 	}
 	remove.Flags().BoolVar(&mo.Force, "force", false, "Remove even though another member is not healthy")
+	for _, c := range []*cobra.Command{add, remove} {
+		addRefusedDryRun(c, "it changes the cluster step by step, each step depending on the last; kubectl kbs etcd status shows where it stands")
+	}
 	cmd.AddCommand(add, remove)
 	return cmd
 }
@@ -67,7 +70,7 @@ func (o *EtcdOptions) runMember(cmd *cobra.Command, fn func() error, done string
 	if err != nil {
 		return err
 	}
-	closeFn, err := o.withSession(env)
+	closeFn, err := o.withLockedSession(env)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func newCmdEtcdRestore(o *EtcdOptions) *cobra.Command {
 			if err := o.confirm(yes, "restore etcd of cluster "+o.spec.Metadata.Name+" from "+ro.From); err != nil {
 				return err
 			}
-			closeFn, err := o.withSession(env)
+			closeFn, err := o.withLockedSession(env)
 			if err != nil {
 				return err
 			}

@@ -47,11 +47,10 @@ func (f *specFlags) load(errOut io.Writer) (*cluster.Cluster, error) {
 	if f.File == "" {
 		return nil, fmt.Errorf("a cluster spec is required: -f cluster.yaml (see examples/ for the format)")
 	}
-	name, err := f.inventoryName(errOut)
-	if err != nil {
+	if err := f.claimDeprecatedCluster(errOut); err != nil {
 		return nil, err
 	}
-	spec, err := cluster.LoadOne(f.File, name)
+	spec, err := cluster.LoadOne(f.File, f.ClusterName)
 	if err != nil {
 		return nil, err
 	}
@@ -61,25 +60,28 @@ func (f *specFlags) load(errOut io.Writer) (*cluster.Cluster, error) {
 	return spec, nil
 }
 
-// inventoryName is --cluster-name, or the deprecated --cluster where it
-// names one of the inventory's clusters.
-func (f *specFlags) inventoryName(errOut io.Writer) (string, error) {
+// claimDeprecatedCluster takes --cluster in its old meaning — one of the
+// inventory's clusters — with a warning, and then leaves the kubeconfig
+// alone as it did (the value is no kubeconfig cluster of the operator's).
+// Commands that read the kubeconfig call it before they build a client.
+func (f *specFlags) claimDeprecatedCluster(errOut io.Writer) error {
 	old := ""
 	if f.config != nil && f.config.ClusterName != nil {
 		old = *f.config.ClusterName
 	}
-	if f.ClusterName != "" || old == "" {
-		return f.ClusterName, nil
+	if f.File == "" || f.ClusterName != "" || old == "" {
+		return nil
 	}
 	clusters, err := cluster.Load(f.File)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if len(clusters) < 2 || !slices.ContainsFunc(clusters, func(c *cluster.Cluster) bool { return c.Metadata.Name == old }) {
-		return "", nil // kubectl's --cluster, about the kubeconfig
+		return nil // kubectl's --cluster, about the kubeconfig
 	}
 	fmt.Fprintf(errOut, "Flag --cluster to pick a cluster from an inventory is deprecated and will be removed in the next release: use --cluster-name %s (--cluster is kubectl's: the kubeconfig cluster)\n", old)
-	return old, nil
+	f.ClusterName, *f.config.ClusterName = old, ""
+	return nil
 }
 
 // sshFlags say how hosts are reached and how many at once.
@@ -106,4 +108,31 @@ func (f *sshFlags) validate() error {
 // dialer is the SSH dialer of a run (see newDialer).
 func (f *sshFlags) dialer(s genericiooptions.IOStreams) *remote.Dialer {
 	return newDialer(s, f.KnownHosts, f.AcceptNewKeys)
+}
+
+// addIgnoredDryRun keeps --dry-run working, with a deprecation message, on
+// read verbs that once inherited it from init's options and ignored it:
+// scripts may pass it. A verb that changes things registers its own.
+func addIgnoredDryRun(cmd *cobra.Command, why string) {
+	var ignored bool
+	cmd.PersistentFlags().BoolVar(&ignored, "dry-run", false, "Ignored")
+	_ = cmd.PersistentFlags().MarkDeprecated("dry-run", "it is ignored ("+why+") and will be removed in the next release")
+}
+
+// addRefusedDryRun gives a verb that cannot plan a --dry-run that says so
+// instead of running for real.
+func addRefusedDryRun(cmd *cobra.Command, why string) {
+	var dry bool
+	cmd.Flags().BoolVar(&dry, "dry-run", false, "Not supported: "+why)
+	_ = cmd.Flags().MarkHidden("dry-run")
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if dry {
+			return fmt.Errorf("--dry-run is not supported by %s: %s", c.CommandPath(), why)
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
 }

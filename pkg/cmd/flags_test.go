@@ -51,6 +51,9 @@ func TestSpecFlagsInventory(t *testing.T) {
 		case spec.Metadata.Name != tc.want:
 			t.Errorf("%s: picked %s, want %s", tc.name, spec.Metadata.Name, tc.want)
 		}
+		if tc.wantWarning != "" && *config.ClusterName != "" {
+			t.Errorf("%s: the deprecated --cluster still points the kubeconfig at cluster %q", tc.name, *config.ClusterName)
+		}
 		if !strings.Contains(errOut.String(), tc.wantWarning) || (tc.wantWarning == "" && errOut.Len() > 0) {
 			t.Errorf("%s: warning %q, want %q", tc.name, errOut.String(), tc.wantWarning)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,6 +117,12 @@ func (o *InitOptions) newSession() (s *bootstrap.Init, closeFn func(), err error
 	if err != nil {
 		return nil, nil, err
 	}
+	release := func() {}
+	if !o.DryRun {
+		if release, err = state.Lock(o.StateDir, commandLine()); err != nil {
+			return nil, nil, err
+		}
+	}
 	out := o.ErrOut // progress on stderr
 	if o.DryRun || o.Output == "json" {
 		out = o.Out // the plan, or the event stream, is the result
@@ -125,7 +132,12 @@ func (o *InitOptions) newSession() (s *bootstrap.Init, closeFn func(), err error
 		Session: &host.Session{Spec: o.spec, Local: local, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, JSON: o.Output == "json"},
 		Ignore:  o.IgnoreChecks, Kubeconfig: kubeconfigPath(o.flags),
 	}
-	return s, func() { dialer.Close() }, nil
+	return s, func() { dialer.Close(); release() }, nil
+}
+
+// commandLine names this run for whoever finds the state directory locked.
+func commandLine() string {
+	return "kubectl kbs " + strings.Join(os.Args[1:], " ")
 }
 
 func newCmdInitPhase(o *InitOptions) *cobra.Command {

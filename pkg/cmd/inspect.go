@@ -105,6 +105,9 @@ func (o *InspectOptions) complete() error {
 	if err := o.out.validate(); err != nil {
 		return err
 	}
+	if err := o.specFlags.claimDeprecatedCluster(o.ErrOut); err != nil {
+		return err
+	}
 	cfg, err := o.flags.ToRESTConfig()
 	if err != nil {
 		return err
@@ -121,7 +124,7 @@ func (o *InspectOptions) kubeadmConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if done, err := o.out.printObj(o.Out, "ClusterConfiguration", c); done {
+	if done, err := o.out.printObj(o.Out, "KubeadmConfig", c); done {
 		return err
 	}
 	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -90,8 +91,12 @@ func asObject(kind string, v any) (*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Numbers stay numbers (json.Number), not float64: a database size of
+	// 25000000 must not print as 2.5e+07 through jsonpath.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	m := map[string]any{}
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("printing %s: %w", kind, err)
 	}
 	if m["apiVersion"] == nil || m["apiVersion"] == "" {

@@ -16,7 +16,7 @@ func TestOutputFlags(t *testing.T) {
 	type row struct {
 		Name string `json:"name"`
 	}
-	result := map[string]any{"members": []row{{"etcd-0"}, {"etcd-1"}}}
+	result := map[string]any{"members": []row{{"etcd-0"}, {"etcd-1"}}, "dbSize": int64(25000000)}
 	for _, tc := range []struct {
 		args      []string
 		table     bool
@@ -29,6 +29,9 @@ func TestOutputFlags(t *testing.T) {
 		{args: []string{"-o", "yaml"}, want: "apiVersion: kbs.kubectl-kbs.io/v1alpha1"},
 		{args: []string{"-o", "jsonpath={.members[1].name}"}, want: "etcd-1"},
 		{args: []string{"-o", "go-template={{len .members}}"}, want: "2"},
+		{args: []string{"-o", "jsonpath={.dbSize}"}, want: "25000000"},
+		{args: []string{"-o", "json"}, want: `"dbSize": 25000000`},
+		{args: []string{"-o", "yaml"}, want: "dbSize: 25000000"},
 		{args: []string{"-o", "xml"}, wantError: `unknown --output "xml": use -o json`},
 	} {
 		o := newOutputFlags()

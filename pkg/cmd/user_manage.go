@@ -118,12 +118,15 @@ func (o *UserDeleteOptions) Run(ctx context.Context) error {
 	if err := o.connect(); err != nil {
 		return err
 	}
-	res, err := users.Delete(ctx, o.client, o.Name)
+	res, err := users.Delete(ctx, o.client, o.Name, users.KubeconfigFiles(o.flags.ToRawKubeConfigLoader().ConfigAccess()))
 	if res == nil {
 		return err
 	}
 	for _, g := range res.Deleted {
 		fmt.Fprintf(o.Out, "deleted %s %s\n", g.Kind, strings.TrimPrefix(g.Namespace+"/", "/")+g.Name)
+	}
+	if res.SkippedKubeconfig != "" {
+		fmt.Fprintf(o.ErrOut, "warning: the record names kubeconfig %s, which this kubectl does not read: its entry %q is left there (remove it yourself if it is yours)\n", res.SkippedKubeconfig, res.Record.Kubeconfig.Entry)
 	}
 	if res.KubeconfigFile != "" {
 		fmt.Fprintf(o.Out, "removed user and context %q from %s\n", res.Record.Kubeconfig.Entry, res.KubeconfigFile)
@@ -191,7 +194,8 @@ func (o *UserRenewOptions) Run(ctx context.Context) error {
 		return err
 	}
 	res, err := users.Renew(ctx, users.RenewInput{Client: o.client, User: o.Name, TTL: o.TTL, Timeout: o.Timeout,
-		Cluster: ci, KubeconfigOut: o.KubeconfigOut, Log: o.logf})
+		Cluster: ci, KubeconfigOut: o.KubeconfigOut, Log: o.logf,
+		Kubeconfigs: users.KubeconfigFiles(o.flags.ToRawKubeConfigLoader().ConfigAccess())})
 	if err != nil {
 		return err
 	}

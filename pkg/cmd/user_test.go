@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -107,8 +108,9 @@ func TestUserListPrints(t *testing.T) {
 }
 
 func TestUserDeletePrints(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "config"))
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := &UserDeleteOptions{Name: "ana", userBase: userBase{client: userCluster(t), IOStreams: streams}}
+	o := &UserDeleteOptions{Name: "ana", userBase: userBase{client: userCluster(t), IOStreams: streams, flags: genericclioptions.NewConfigFlags(false)}}
 	if err := o.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

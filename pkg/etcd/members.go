@@ -78,14 +78,37 @@ func AddMember(ctx context.Context, e *Env, name string, o MemberOptions) error 
 			return fmt.Errorf("member %s is not healthy (%s): adding a member now could cost etcd its quorum; fix it first", r.Name, r.Error)
 		}
 	}
+	// Each phase's Verify asks etcd itself, so a journal entry from an
+	// earlier add that was undone since (member remove) never skips work.
+	listed := func(wantVoting bool) func(context.Context, *Env) error {
+		return func(ctx context.Context, _ *Env) error {
+			m, err := memberByPeer(ctx, cli, h)
+			switch {
+			case err != nil:
+				return err
+			case m == nil || m.Name == "":
+				return fmt.Errorf("%s is not a started member of etcd", name)
+			case wantVoting && m.IsLearner:
+				return fmt.Errorf("%s is still a learner", name)
+			}
+			return nil
+		}
+	}
 	return host.RunOperation(ctx, e.Session, e, "etcd-member-add "+name,
 		workflow.Phase[*Env]{Name: "learner", Short: "certificates from the etcd CA; added as a learner; etcd started there to join",
-			Run: func(ctx context.Context, e *Env) error { _, err := learner(ctx, e, cli, h); return err }},
+			Run:    func(ctx context.Context, e *Env) error { _, err := learner(ctx, e, cli, h); return err },
+			Verify: listed(false)},
 		workflow.Phase[*Env]{Name: "promote", Short: "promoted to a voting member once caught up, and healthy",
 			Run: func(ctx context.Context, e *Env) error {
-				m, err := learner(ctx, e, cli, h) // lists it; installs nothing again
+				// Only listed, never installed again: a learner has no name
+				// until it has started and published, and learner() would
+				// take that for one that never started.
+				m, err := memberByPeer(ctx, cli, h)
 				if err != nil {
 					return err
+				}
+				if m == nil {
+					return fmt.Errorf("%s is not a member of etcd any more: run kubectl kbs etcd member add %s again", name, name)
 				}
 				if m.IsLearner {
 					if err := promote(ctx, e, cli, h, m.ID); err != nil {
@@ -97,7 +120,8 @@ func AddMember(ctx context.Context, e *Env, name string, o MemberOptions) error 
 				}
 				e.Session.Log("etcd", name, "a voting member of etcd")
 				return nil
-			}},
+			},
+			Verify: listed(true)},
 		workflow.Phase[*Env]{Name: "apiservers", Short: "--etcd-servers of every API server and kubeadm-config include it",
 			Run: func(ctx context.Context, e *Env) error {
 				if o.SkipAPIServers {
@@ -106,6 +130,16 @@ func AddMember(ctx context.Context, e *Env, name string, o MemberOptions) error 
 				return SetAPIServerEndpoints(ctx, e, votingEndpoints(ctx, e, cli))
 			}},
 	)
+}
+
+// memberByPeer is the member the cluster lists under h's peer URL (nil
+// when none).
+func memberByPeer(ctx context.Context, cli *clientv3.Client, h cluster.Host) (*memberInfo, error) {
+	members, err := memberList(ctx, cli)
+	if err != nil {
+		return nil, err
+	}
+	return byPeerURL(members, etcdhost.PeerURL(h)), nil
 }
 
 // learner adds h as a learner (unless the cluster already lists it) and
@@ -144,8 +178,8 @@ func learner(ctx context.Context, e *Env, cli *clientv3.Client, h cluster.Host) 
 		}
 	}
 	env := etcdhost.RenderInitialEnv(initial, "existing", etcdhost.ClusterToken(e.Spec))
-	return m, e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
-		return startJoining(ctx, e, host, env)
+	return m, e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, hh *host.Host) error {
+		return startJoining(ctx, e, hh, env)
 	})
 }
 
@@ -219,10 +253,19 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 			target = m
 		}
 	}
+	scope := "etcd-member-remove " + name
 	if target == nil {
-		return fmt.Errorf("%s is not a member of etcd (members: %s)", name, memberNames(members))
+		// Out of etcd already: fine when an earlier remove got that far and
+		// was interrupted (the rest — stopping etcd there — is still to do).
+		j, err := host.OperationJournal(e.Session, scope)
+		if err != nil {
+			return err
+		}
+		if !j.Started() {
+			return fmt.Errorf("%s is not a member of etcd (members: %s)", name, memberNames(members))
+		}
 	}
-	if len(members) == 1 {
+	if len(members) == 1 && target != nil {
 		return fmt.Errorf("%s is etcd's only member: removing it would destroy the cluster (kubectl kbs reset --etcd-data does that on purpose)", name)
 	}
 	for _, r := range rows {
@@ -230,7 +273,7 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 			return fmt.Errorf("member %s is not healthy (%s): removing %s now could cost etcd its quorum; fix it first, or --force", r.Name, r.Error, name)
 		}
 	}
-	return host.RunOperation(ctx, e.Session, e, "etcd-member-remove "+name,
+	return host.RunOperation(ctx, e.Session, e, scope,
 		workflow.Phase[*Env]{Name: "apiservers", Short: "every API server's --etcd-servers and kubeadm-config without it",
 			Run: func(ctx context.Context, e *Env) error {
 				if o.SkipAPIServers {
@@ -245,7 +288,16 @@ func RemoveMember(ctx context.Context, e *Env, name string, o MemberOptions) err
 				return SetAPIServerEndpoints(ctx, e, rest)
 			}},
 		workflow.Phase[*Env]{Name: "remove", Short: "leadership moved away, the member removed from etcd",
+			Verify: func(context.Context, *Env) error {
+				if target != nil {
+					return fmt.Errorf("%s is still a member", name)
+				}
+				return nil
+			},
 			Run: func(ctx context.Context, e *Env) error {
+				if target == nil {
+					return nil // removed by the run that was interrupted
+				}
 				if err := moveLeaderOff(ctx, e, rows, target); err != nil {
 					return err
 				}
@@ -323,8 +375,8 @@ func stopRemoved(ctx context.Context, e *Env, name string) error {
 	}
 	data := e.Spec.Spec.Etcd.DataDir
 	aside := fmt.Sprintf("%s.removed-%s", data, time.Now().UTC().Format("20060102T150405Z"))
-	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
-		return host.Exec(ctx, "stop etcd and move its data aside", fmt.Sprintf("systemctl disable --now etcd.service; rm -f %s; if [ -e %s ]; then mv %s %s; fi",
+	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, hh *host.Host) error {
+		return hh.Exec(ctx, "stop etcd and move its data aside", fmt.Sprintf("systemctl disable --now etcd.service; rm -f %s; if [ -e %s ]; then mv %s %s; fi",
 			etcdhost.InitialEnvPath, shell.Quote(data), shell.Quote(data), shell.Quote(aside)))
 	})
 	if err != nil {

@@ -60,8 +60,8 @@ func rotateMember(ctx context.Context, e *Env, h cluster.Host, members int) erro
 		return err
 	}
 	server, peer := p.Server[h.Name], p.Peer[h.Name]
-	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, host *host.Host) error {
-		return swapPairs(ctx, host, etcdhost.PKIDir, map[string]*pki.KeyPair{"server": server, "peer": peer})
+	err = e.Session.OnHosts(ctx, []cluster.Host{h}, func(ctx context.Context, hh *host.Host) error {
+		return swapPairs(ctx, hh, etcdhost.PKIDir, map[string]*pki.KeyPair{"server": server, "peer": peer})
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/pki"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
@@ -46,10 +48,13 @@ func RotateCA(ctx context.Context, e *Env) error {
 	if err := adoptRotationMarker(e); err != nil {
 		return err
 	}
+	// Each step's Verify reads the state directory (and for the trust
+	// bundle, the hosts), so a rotation resumes where it stopped even when
+	// the journal no longer vouches for it (a spec changed in between).
 	err = host.RunOperation(ctx, e.Session, e, rotationScope,
-		workflow.Phase[*Env]{Name: stepNewCA, Short: "a new etcd CA beside the old one (local)", Run: newRotationCA},
-		workflow.Phase[*Env]{Name: stepTrust, Short: "every member and API server restarted trusting the old and the new CA", Run: trustBoth},
-		workflow.Phase[*Env]{Name: stepLeaves, Short: "every certificate reissued by the new CA (no restarts)", Run: reissueLeaves},
+		workflow.Phase[*Env]{Name: stepNewCA, Short: "a new etcd CA beside the old one (local)", Run: newRotationCA, Verify: newCAMade},
+		workflow.Phase[*Env]{Name: stepTrust, Short: "every member and API server restarted trusting the old and the new CA", Run: trustBoth, Verify: bothTrusted},
+		workflow.Phase[*Env]{Name: stepLeaves, Short: "every certificate reissued by the new CA (no restarts)", Run: reissueLeaves, Verify: leavesReissued},
 		workflow.Phase[*Env]{Name: stepFinish, Short: "every member and API server restarted trusting the new CA alone", Run: trustNew},
 	)
 	if err != nil {
@@ -67,13 +72,91 @@ func newRotationCA(_ context.Context, e *Env) error {
 }
 
 func trustBoth(ctx context.Context, e *Env) error {
-	oldCA, err1 := os.ReadFile(e.State.EtcdPKIFile("ca.crt"))
-	newCA, err2 := os.ReadFile(e.State.EtcdPKIFile("ca-new.crt"))
-	if err := errors.Join(err1, err2); err != nil {
+	bundle, err := trustBundle(e)
+	if err != nil {
 		return err
 	}
 	e.Session.Log("etcd", "", "step 1/3: trusting the old and the new CA everywhere")
-	return distributeCA(ctx, e, append(append([]byte{}, oldCA...), newCA...))
+	return distributeCA(ctx, e, bundle)
+}
+
+// trustBundle is the old and the new CA, before the new one is promoted
+// (ca + ca-new) or after (ca-old + ca).
+func trustBundle(e *Env) ([]byte, error) {
+	older, newer := "ca.crt", "ca-new.crt"
+	if promoted(e) {
+		older, newer = "ca-old.crt", "ca.crt"
+	}
+	oldCA, err1 := os.ReadFile(e.State.EtcdPKIFile(older))
+	newCA, err2 := os.ReadFile(e.State.EtcdPKIFile(newer))
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	return append(append([]byte{}, oldCA...), newCA...), nil
+}
+
+// promoted says the new CA is the CA already, the old one kept as ca-old.
+func promoted(e *Env) bool {
+	_, err := os.Stat(e.State.EtcdPKIFile("ca-old.crt"))
+	return err == nil
+}
+
+func newCAMade(_ context.Context, e *Env) error {
+	if _, err := os.Stat(e.State.EtcdPKIFile("ca-new.crt")); err != nil && !promoted(e) {
+		return fmt.Errorf("no new CA in the state directory")
+	}
+	return nil
+}
+
+// bothTrusted checks that every member and control plane trusts the bundle
+// of both CAs (or that the rotation is past that step).
+func bothTrusted(ctx context.Context, e *Env) error {
+	if promoted(e) {
+		return nil
+	}
+	bundle, err := trustBundle(e)
+	if err != nil {
+		return err
+	}
+	want := strings.TrimSpace(string(bundle))
+	check := func(path string) func(context.Context, *host.Host) error {
+		return func(ctx context.Context, h *host.Host) error {
+			got, _, err := h.Query(ctx, "cat "+shell.Quote(path))
+			if err != nil || got != want {
+				return fmt.Errorf("%s does not trust both CAs yet", path)
+			}
+			return nil
+		}
+	}
+	if err := e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleEtcd), check(etcdhost.PKIDir+"/ca.crt")); err != nil {
+		return err
+	}
+	return e.Session.OnHosts(ctx, e.Spec.HostsWithRole(cluster.RoleControlPlane), check(host.KubeEtcdCA))
+}
+
+// leavesReissued checks that the new CA is the CA and signed every leaf
+// the state directory holds.
+func leavesReissued(_ context.Context, e *Env) error {
+	if !promoted(e) {
+		return fmt.Errorf("the new CA is not the CA yet")
+	}
+	p, err := e.PKI()
+	if err != nil {
+		return err
+	}
+	leaves := []*pki.KeyPair{p.Client}
+	for _, kp := range p.Server {
+		leaves = append(leaves, kp)
+	}
+	for _, kp := range p.Peer {
+		leaves = append(leaves, kp)
+	}
+	for _, kp := range leaves {
+		if kp == nil || kp.Cert.CheckSignatureFrom(p.CA.Cert) != nil {
+			return fmt.Errorf("a certificate in the state directory is not from the new CA yet")
+		}
+	}
+	return nil
 }
 
 func reissueLeaves(ctx context.Context, e *Env) error {

@@ -85,8 +85,8 @@ func (h *Host) Plan(format string, args ...any) { h.plan(format, args...) }
 // start until now, for --timings.
 func (h *Host) Trace(what string, start time.Time) { h.timings.Remote(what, start) }
 
-// ReadFile streams a file of the host into w; it changes nothing, so it
-// runs in a dry run too when there is a connection (there is none).
+// ReadFile streams a file of the host into w. A dry run has no connection,
+// so it fails there: callers plan the read instead.
 func (h *Host) ReadFile(ctx context.Context, path string, w io.Writer) error {
 	if h.DryRun() {
 		return fmt.Errorf("reading %s: a dry run has no connection to %s", path, h.Spec.Name)
@@ -140,7 +140,9 @@ func (h *Host) EnsureFile(ctx context.Context, f File) (bool, error) {
 	if got == want+"\n"+fmt.Sprintf("%o", f.Mode.Perm()) {
 		return false, nil
 	}
-	if err := h.conn.WriteFile(ctx, f.Path, bytes.NewReader(f.Data), f.Mode, "root:root"); err != nil {
+	// The host checks what arrived before it replaces the file: a dropped
+	// connection never installs a truncated key, unit or manifest.
+	if err := h.conn.WriteFile(ctx, f.Path, bytes.NewReader(f.Data), f.Mode, "root:root", remote.SHA256(want)); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -169,7 +171,7 @@ func (h *Host) EnsureLocalFile(ctx context.Context, local, path string, mode os.
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {
 		return false, err
 	}
-	return true, h.conn.WriteFile(ctx, path, fh, mode, "root:root")
+	return true, h.conn.WriteFile(ctx, path, fh, mode, "root:root", remote.SHA256(want))
 }
 
 func preview(f File) string {

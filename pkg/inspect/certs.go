@@ -74,15 +74,15 @@ func servingChain(ctx context.Context, cfg *rest.Config) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, fmt.Errorf("API server address %q: %w", cfg.Host, err)
 	}
-	host := u.Host
+	addr := u.Host
 	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "443")
+		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &tls.Config{
 		InsecureSkipVerify: true, // reading the presented chain, not trusting it
 		ServerName:         u.Hostname(),
 	}}
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("reading the API server's certificate: %w", err)
 	}

@@ -89,3 +89,20 @@ func Stdin(r io.Reader) RunOption { return func(o *runOptions) { o.stdin = r } }
 
 // Stderr copies the command's standard error to w as it comes.
 func Stderr(w io.Writer) RunOption { return func(o *runOptions) { o.stderr = w } }
+
+// WriteInfo is what a set of WriteOptions asks for: for fakes of Conn,
+// which must honour them as a real host does.
+type WriteInfo struct {
+	Gunzip bool
+	SHA256 string
+	Tee    string
+}
+
+// WriteOptionsOf reads a set of WriteOptions.
+func WriteOptionsOf(opts ...WriteOption) WriteInfo {
+	var o writeOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return WriteInfo{Gunzip: o.gunzip, SHA256: o.sha256, Tee: o.tee}
+}

@@ -23,6 +23,9 @@ type DeleteResult struct {
 	// from; empty when none was (a handed-out file, or one not on this
 	// machine).
 	KubeconfigFile string
+	// SkippedKubeconfig is the file the record names but that is not one
+	// this kubectl reads: left untouched.
+	SkippedKubeconfig string
 	// StillValid are the unexpired certificates: Kubernetes cannot revoke
 	// client certificates, so they outlive the deletion.
 	StillValid []CertRecord
@@ -31,7 +34,11 @@ type DeleteResult struct {
 // Delete removes everything kbs made for a user in the ledger: its RBAC
 // objects, service account, record, and its entry in the kubeconfig the
 // record names. With an error, the result lists what was deleted before it.
-func Delete(ctx context.Context, cs kubernetes.Interface, user string) (*DeleteResult, error) {
+//
+// The record is a ConfigMap in kube-system, so the kubeconfig it names is
+// edited only when it is one of kubeconfigs, the files this kubectl reads;
+// otherwise it is left alone and Skipped says so.
+func Delete(ctx context.Context, cs kubernetes.Interface, user string, kubeconfigs []string) (*DeleteResult, error) {
 	rec, err := GetRecord(ctx, cs, user)
 	if err != nil {
 		return nil, err
@@ -40,7 +47,9 @@ func Delete(ctx context.Context, cs kubernetes.Interface, user string) (*DeleteR
 	if res.Deleted, err = DeleteObjects(ctx, cs, user); err != nil {
 		return res, err
 	}
-	if k := rec.Kubeconfig; !k.Handout {
+	if k := rec.Kubeconfig; !k.Handout && !isOneOf(k.File, kubeconfigs) {
+		res.SkippedKubeconfig = k.File
+	} else if !k.Handout {
 		edited, err := RemoveEntry(k.File, k.Entry)
 		if err != nil {
 			return res, err

@@ -118,7 +118,7 @@ func TestDelete(t *testing.T) {
 	bob.Kubeconfig = KubeconfigRef{File: kc, Entry: "admin@kbs", Handout: true}
 	c := clusterWith(t, ana, bob)
 
-	res, err := Delete(ctx, c, "ana")
+	res, err := Delete(ctx, c, "ana", []string{kc})
 	if err != nil || len(res.Deleted) != 5 || res.KubeconfigFile != kc {
 		t.Fatalf("Delete(ana) = %+v, %v", res, err)
 	}
@@ -129,10 +129,10 @@ func TestDelete(t *testing.T) {
 		t.Errorf("ana is still in the kubeconfig")
 	}
 	// A handed-out kubeconfig is not this machine's to edit.
-	if res, err := Delete(ctx, c, "bob"); err != nil || res.KubeconfigFile != "" || load(t, kc).Contexts["admin@kbs"] == nil {
+	if res, err := Delete(ctx, c, "bob", []string{kc}); err != nil || res.KubeconfigFile != "" || load(t, kc).Contexts["admin@kbs"] == nil {
 		t.Errorf("Delete(bob) = %+v, %v; want the kubeconfig untouched", res, err)
 	}
-	if _, err := Delete(ctx, c, "ana"); err == nil || !strings.Contains(err.Error(), "not in kbs's ledger") {
+	if _, err := Delete(ctx, c, "ana", []string{kc}); err == nil || !strings.Contains(err.Error(), "not in kbs's ledger") {
 		t.Errorf("Delete(ana) again = %v, want not in the ledger", err)
 	}
 }
@@ -142,8 +142,26 @@ func TestDeleteServiceAccountLeavesNoCertificate(t *testing.T) {
 	sa.ServiceAccount = true
 	sa.Kubeconfig.File = "/not/on/this/machine"
 	c := clusterWith(t, sa, record("bob", time.Now()))
-	res, err := Delete(context.Background(), c, "ci-bot")
+	res, err := Delete(context.Background(), c, "ci-bot", nil)
 	if err != nil || res.StillValid != nil || res.KubeconfigFile != "" {
 		t.Errorf("Delete(service account) = %+v, %v; want no certificate left valid and no kubeconfig edited", res, err)
+	}
+}
+
+// The ledger is a ConfigMap in kube-system: a record that names a file
+// this kubectl does not read (/etc/passwd, say) gets it left alone.
+func TestDeleteLeavesAnUnknownKubeconfigAlone(t *testing.T) {
+	kc := adminKubeconfig(t)
+	if err := Merge(kc, testCluster, "ana@kbs", "dev", &Credentials{Token: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	ana := record("ana", time.Now().Add(time.Hour))
+	ana.Kubeconfig = KubeconfigRef{File: kc, Entry: "ana@kbs"}
+	res, err := Delete(context.Background(), clusterWith(t, ana, record("bob", time.Now())), "ana", []string{"/home/me/.kube/config"})
+	if err != nil || res.SkippedKubeconfig != kc || res.KubeconfigFile != "" {
+		t.Fatalf("Delete = %+v, %v; want %s skipped", res, err, kc)
+	}
+	if load(t, kc).AuthInfos["ana@kbs"] == nil {
+		t.Error("the entry was removed from a kubeconfig the operator did not name")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -138,4 +140,31 @@ func namespaceOrNil(ns string) any {
 		return nil
 	}
 	return ns
+}
+
+// KubeconfigFiles are the files this kubectl reads, as kubectl resolves
+// them: --kubeconfig alone, else the $KUBECONFIG chain, else
+// ~/.kube/config; each also as an absolute path.
+func KubeconfigFiles(access clientcmd.ConfigAccess) []string {
+	files := access.GetLoadingPrecedence()
+	if access.IsExplicitFile() {
+		files = []string{access.GetExplicitFile()}
+	}
+	var out []string
+	for _, f := range files {
+		out = append(out, f)
+		if abs, err := filepath.Abs(f); err == nil && abs != f {
+			out = append(out, abs)
+		}
+	}
+	return out
+}
+
+// isOneOf says whether file names one of files (as given or absolute).
+func isOneOf(file string, files []string) bool {
+	if file == "" {
+		return false
+	}
+	abs, _ := filepath.Abs(file)
+	return slices.Contains(files, file) || slices.Contains(files, abs)
 }

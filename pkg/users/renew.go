@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +21,10 @@ type RenewInput struct {
 	Timeout time.Duration
 	// Cluster is the cluster the kubeconfig entry points at.
 	Cluster ClusterInfo
+	// Kubeconfigs are the files this kubectl reads (--kubeconfig, or the
+	// $KUBECONFIG chain, or ~/.kube/config): the only ones a record may
+	// send the new credentials to.
+	Kubeconfigs []string
 	// KubeconfigOut is a new standalone file for the credentials; when empty
 	// the recorded kubeconfig entry is updated.
 	KubeconfigOut string
@@ -49,6 +54,15 @@ func Renew(ctx context.Context, in RenewInput) (*RenewResult, error) {
 	prev := rec.Current()
 	if rec.ServiceAccount {
 		return nil, fmt.Errorf("%s is a service account: create a new token with kubectl kbs user create %s --service-account -n %s (same role flags)", in.User, in.User, rec.Namespace)
+	}
+	// The record is a ConfigMap anyone with write access to kube-system can
+	// edit: what it says is checked as user create checks flags, before
+	// anything is signed with it.
+	if err := trustRecord(rec); err != nil {
+		return nil, err
+	}
+	if in.KubeconfigOut == "" && !isOneOf(rec.Kubeconfig.File, in.Kubeconfigs) {
+		return nil, fmt.Errorf("the record names kubeconfig %s, which is not one this kubectl reads (%s): pass --kubeconfig-out FILE, or --kubeconfig %s if it is yours", rec.Kubeconfig.File, strings.Join(in.Kubeconfigs, ", "), rec.Kubeconfig.File)
 	}
 	creds, err := in.sign(ctx, rec, prev)
 	if err != nil {
@@ -93,4 +107,16 @@ func (in *RenewInput) writeKubeconfig(rec *Record, creds *Credentials) (string, 
 		return "", fmt.Errorf("the recorded kubeconfig %s is not on this machine: pass --kubeconfig-out FILE", k.File)
 	}
 	return k.File, Merge(k.File, in.Cluster, k.Entry, rec.Namespace, creds)
+}
+
+// trustRecord checks a ledger record's identity the way user create checks
+// its flags: renew signs a certificate with these groups.
+func trustRecord(rec *Record) error {
+	if err := ValidateGroups(rec.Groups); err != nil {
+		return fmt.Errorf("the ledger record kube-system/%s: %w (someone changed it since kbs wrote it: check who can write ConfigMaps in kube-system)", ObjectName(rec.User), err)
+	}
+	if strings.HasPrefix(rec.User, "system:") {
+		return fmt.Errorf("the ledger record kube-system/%s names user %s: names starting with system: are refused", ObjectName(rec.User), rec.User)
+	}
+	return nil
 }

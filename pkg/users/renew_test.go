@@ -32,14 +32,14 @@ func renewable(t *testing.T, allow policy) (*fakeClientset, *Record, string) {
 	return cs, rec, kc
 }
 
-func renewInput(cs *fakeClientset) RenewInput {
-	return RenewInput{Client: cs, User: "ana", TTL: 2 * time.Hour, Timeout: 300 * time.Millisecond, Cluster: testCluster}
+func renewInput(cs *fakeClientset, kubeconfigs ...string) RenewInput {
+	return RenewInput{Client: cs, User: "ana", TTL: 2 * time.Hour, Timeout: 300 * time.Millisecond, Cluster: testCluster, Kubeconfigs: kubeconfigs}
 }
 
 func TestRenew(t *testing.T) {
 	ctx := context.Background()
 	cs, before, kc := renewable(t, allowAll)
-	res, err := Renew(ctx, renewInput(cs))
+	res, err := Renew(ctx, renewInput(cs, kc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func TestRenewToAHandout(t *testing.T) {
 }
 
 func TestRenewWaitsForAnApprover(t *testing.T) {
-	cs, _, _ := renewable(t, mayNotApprove)
-	in := renewInput(cs)
+	cs, _, kc := renewable(t, mayNotApprove)
+	in := renewInput(cs, kc)
 	var logged []string
 	in.Log = func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
 	if _, err := Renew(context.Background(), in); err == nil || !strings.Contains(err.Error(), "neither approved nor denied") {
@@ -100,17 +100,21 @@ func TestRenewRefuses(t *testing.T) {
 		{"user not in the ledger", func(r *Record) *Record { return r }, "bob", `user "bob" is not in kbs's ledger`},
 		{"service account", func(r *Record) *Record { r.ServiceAccount = true; return r }, "ana",
 			"ana is a service account: create a new token with kubectl kbs user create ana --service-account -n dev"},
-		{"kubeconfig on another machine", func(r *Record) *Record { r.Kubeconfig.File = "/elsewhere/config"; return r }, "ana",
-			"the recorded kubeconfig /elsewhere/config is not on this machine: pass --kubeconfig-out FILE"},
+		{"kubeconfig this kubectl does not read", func(r *Record) *Record { r.Kubeconfig.File = "/elsewhere/config"; return r }, "ana",
+			"the record names kubeconfig /elsewhere/config, which is not one this kubectl reads"},
+		{"a system: group planted in the record", func(r *Record) *Record { r.Groups = append(r.Groups, "system:nodes"); return r }, "ana",
+			"the ledger record kube-system/kbs-user-ana: group system:nodes is refused"},
+		{"kubeadm's admin group planted in the record", func(r *Record) *Record { r.Groups = []string{"kubeadm:cluster-admins"}; return r }, "ana",
+			"group kubeadm:cluster-admins is refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			cs, rec, _ := renewable(t, allowAll)
+			cs, rec, kc := renewable(t, allowAll)
 			if err := SaveRecord(ctx, cs, tt.mod(rec)); err != nil {
 				t.Fatal(err)
 			}
-			in := renewInput(cs)
+			in := renewInput(cs, kc)
 			in.User = tt.user
 			res, err := Renew(ctx, in)
 			if res != nil || err == nil || !strings.Contains(err.Error(), tt.wantErr) {

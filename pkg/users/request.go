@@ -57,13 +57,8 @@ func (r *Request) Validate() error {
 	if strings.HasPrefix(r.Name, "system:") {
 		return fmt.Errorf("user name %q: names starting with system: are reserved for Kubernetes components", r.Name)
 	}
-	for _, g := range r.Groups {
-		if g == "system:masters" {
-			return fmt.Errorf("group system:masters is refused: it bypasses RBAC entirely and cannot be revoked short of rotating the cluster CA (the API server's CertificateSubjectRestriction admission also rejects it); bind --clusterrole cluster-admin instead, which can be removed")
-		}
-		if g == "" || strings.TrimSpace(g) != g {
-			return fmt.Errorf("group %q: must be non-empty without surrounding spaces", g)
-		}
+	if err := ValidateGroups(r.Groups); err != nil {
+		return err
 	}
 	if err := r.validateAccess(); err != nil {
 		return err
@@ -151,4 +146,25 @@ func ObjectName(user string) string { return "kbs-user-" + user }
 // Labels mark kbs's objects so `user delete` removes exactly them.
 func Labels(user string) map[string]string {
 	return map[string]string{"app.kubernetes.io/managed-by": "kbs", "kbs.kubectl-kbs.io/user": user}
+}
+
+// ValidateGroups refuses groups a kbs user must not carry: system:masters
+// bypasses RBAC; every other system: group is the API server's to give
+// (system:nodes, system:bootstrappers… each grants what its components
+// need); kubeadm:cluster-admins is bound to cluster-admin by kubeadm. A
+// certificate cannot be revoked, so none of them is ever signed.
+func ValidateGroups(groups []string) error {
+	for _, g := range groups {
+		switch {
+		case g == "system:masters":
+			return fmt.Errorf("group system:masters is refused: it bypasses RBAC entirely and cannot be revoked short of rotating the cluster CA (the API server's CertificateSubjectRestriction admission also rejects it); bind --clusterrole cluster-admin instead, which can be removed")
+		case strings.HasPrefix(g, "system:"):
+			return fmt.Errorf("group %s is refused: system: groups are the API server's to give to its own components, and a certificate that carries one cannot be revoked", g)
+		case g == "kubeadm:cluster-admins":
+			return fmt.Errorf("group kubeadm:cluster-admins is refused: kubeadm binds it to cluster-admin, and a certificate that carries it cannot be revoked; bind --clusterrole cluster-admin instead, which can be removed")
+		case g == "" || strings.TrimSpace(g) != g:
+			return fmt.Errorf("group %q: must be non-empty without surrounding spaces", g)
+		}
+	}
+	return nil
 }

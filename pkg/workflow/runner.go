@@ -56,6 +56,11 @@ type Runner[D Data] struct {
 	// has finished, its journal scope is forgotten, so the next run of the
 	// operation does the work again instead of finding it journaled.
 	Once bool
+	// VerifiedOnly trusts the journal only for phases with a Verify: one
+	// without is run again (every phase is idempotent). An operation's
+	// journal may be old — the hosts changed since, another operation
+	// undid its work — so only a check of the result may skip one.
+	VerifiedOnly bool
 }
 
 // New checks a workflow as it is built: names unique and non-empty, every
@@ -183,11 +188,16 @@ func (r *Runner[D]) done(ctx context.Context, p Phase[D], d D) bool {
 	if r.Journal == nil || !r.Journal.Done(p.Name) {
 		return false
 	}
-	if p.Verify != nil {
-		if err := p.Verify(ctx, d); err != nil {
-			r.log(p.Name, "journaled as done, but %v: running it again", err)
-			return false
+	if p.Verify == nil {
+		if r.VerifiedOnly {
+			return false // nothing can say it still holds: it runs again
 		}
+		r.log(p.Name, "already done (journal)")
+		return true
+	}
+	if err := p.Verify(ctx, d); err != nil {
+		r.log(p.Name, "journaled as done, but %v: running it again", err)
+		return false
 	}
 	r.log(p.Name, "already done (journal), verified")
 	return true

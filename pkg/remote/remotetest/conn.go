@@ -3,6 +3,8 @@ package remotetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,9 @@ type Call struct {
 	// Mode and Owner are what a write asked for.
 	Mode  os.FileMode
 	Owner string
+	// SHA256 is the checksum a write asked the host to verify before the
+	// file replaces path ("" when none: an unverified upload).
+	SHA256 string
 	// Opts is how many RunOptions or WriteOptions the call was given: the
 	// options themselves are opaque outside package remote.
 	Opts int
@@ -254,9 +259,15 @@ func (c *Conn) WriteFile(ctx context.Context, path string, r io.Reader, mode os.
 	if c.closed {
 		return fmt.Errorf("writing %s on %s: %w", path, c.name, ErrClosed)
 	}
-	c.calls = append(c.calls, Call{Kind: KindWrite, Path: path, Data: data, Mode: mode, Owner: owner, Opts: len(opts)})
+	info := remote.WriteOptionsOf(opts...)
+	c.calls = append(c.calls, Call{Kind: KindWrite, Path: path, Data: data, Mode: mode, Owner: owner, Opts: len(opts), SHA256: info.SHA256})
 	if err := c.failWrite[path]; err != nil {
 		return fmt.Errorf("writing %s on %s: %w", path, c.name, err)
+	}
+	// As a real host does: the file is checked before it replaces path
+	// (only for data as sent: a Gunzip write is checked after decompressing).
+	if sum := sha256.Sum256(data); info.SHA256 != "" && !info.Gunzip && hex.EncodeToString(sum[:]) != info.SHA256 {
+		return fmt.Errorf("writing %s on %s: %w", path, c.name, remote.ErrChecksum)
 	}
 	if c.files == nil {
 		c.files = map[string]FileEntry{}

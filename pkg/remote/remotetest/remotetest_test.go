@@ -62,7 +62,7 @@ func TestRecordsCallsInOrder(t *testing.T) {
 
 	want := []Call{
 		{Kind: KindRun, Cmd: "mkdir -p /etc/kubernetes", Opts: 1},
-		{Kind: KindWrite, Path: "/etc/kubernetes/a.conf", Data: []byte("A"), Mode: 0o600, Owner: "root:root", Opts: 2},
+		{Kind: KindWrite, Path: "/etc/kubernetes/a.conf", Data: []byte("A"), Mode: 0o600, Owner: "root:root", Opts: 2, SHA256: "x"},
 		{Kind: KindStream, Cmd: "journalctl -u etcd"},
 		{Kind: KindRead, Path: "/etc/hosts"},
 		{Kind: KindRun, Cmd: "systemctl restart etcd", Opts: 2},
@@ -614,5 +614,23 @@ func TestDialerConcurrent(t *testing.T) {
 	}
 	if total != n {
 		t.Errorf("%d commands recorded over the hosts, want %d", total, n)
+	}
+}
+
+// A write that asks for a checksum is checked as a real host checks it:
+// the wrong bytes fail with remote.ErrChecksum and replace nothing.
+func TestWriteChecksum(t *testing.T) {
+	c := NewConn("h")
+	c.SetFile("/etc/x", []byte("old"))
+	sum := sha256.Sum256([]byte("new"))
+	err := c.WriteFile(context.Background(), "/etc/x", strings.NewReader("truncated"), 0o644, "root:root", remote.SHA256(hex.EncodeToString(sum[:])))
+	if !errors.Is(err, remote.ErrChecksum) {
+		t.Fatalf("got %v, want ErrChecksum", err)
+	}
+	if b, _ := c.File("/etc/x"); string(b) != "old" {
+		t.Fatalf("the file is %q after a failed checksum", b)
+	}
+	if err := c.WriteFile(context.Background(), "/etc/x", strings.NewReader("new"), 0o644, "root:root", remote.SHA256(hex.EncodeToString(sum[:]))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -108,6 +108,10 @@ func TestClusterEndToEnd(t *testing.T) {
 		workloads(t, cs)
 	})
 
+	t.Run("no bootstrap token is left valid or in a file on any node", func(t *testing.T) {
+		noTokenLeft(t, cs)
+	})
+
 	t.Run("diag", func(t *testing.T) { testDiag(t, p) })
 
 	t.Run("a second init changes nothing", func(t *testing.T) {
