@@ -96,6 +96,13 @@ func cniPhase() workflow.Phase[InitData] {
 		// needs no pod network to register, and its flannel pod then starts
 		// inside the same wait instead of after it.
 		Until: "wait-ready",
+		Verify: func(ctx context.Context, d InitData) error {
+			cs, _, err := adminClient(d)
+			if err != nil {
+				return err
+			}
+			return waitDaemonSet(ctx, d, cs, "kube-flannel", "kube-flannel-ds", 5*time.Second)
+		},
 		Run: func(ctx context.Context, d InitData) error {
 			data, err := RenderCNI(d.Cluster())
 			if err != nil {
@@ -184,10 +191,11 @@ func applyAll(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interfac
 func waitDaemonSet(ctx context.Context, d InitData, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
 	var ds *appsv1.DaemonSet
 	err := wait.PollUntilContextTimeout(ctx, pollInterval, timeout, true, func(ctx context.Context) (bool, error) {
-		var err error
-		if ds, err = cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
-			return false, nil
+		got, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil // client-go returns an empty object beside the error: not one to report
 		}
+		ds = got
 		st := ds.Status
 		return st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 &&
 			st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberAvailable == st.DesiredNumberScheduled, nil

@@ -2,7 +2,9 @@ package bootstrap
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/pki"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
@@ -16,6 +18,18 @@ func etcdPKIPhase() workflow.Phase[InitData] {
 	return workflow.Phase[InitData]{
 		Name:  "etcd-pki",
 		Short: "etcd CA, server and peer certificates per etcd host, API server client certificate (local)",
+		Verify: func(_ context.Context, d InitData) error {
+			p, err := etcdhost.ReadPKI(d.Cluster(), d.State())
+			if err != nil {
+				return err
+			}
+			for _, h := range d.Cluster().HostsWithRole(cluster.RoleEtcd) {
+				if p.Server[h.Name] == nil || p.Peer[h.Name] == nil {
+					return fmt.Errorf("no certificates for %s in the state directory", h.Name)
+				}
+			}
+			return nil
+		},
 		Run: func(ctx context.Context, d InitData) error {
 			p, issued, err := loadEtcdPKI(d)
 			if err != nil {

@@ -25,7 +25,24 @@ func joinPhase() workflow.Phase[InitData] {
 		Run: func(ctx context.Context, d InitData) error {
 			return JoinWorkers(ctx, d, d.Cluster().HostsWithRole(cluster.RoleWorker))
 		},
+		Verify: func(ctx context.Context, d InitData) error {
+			return nodesExist(ctx, d, d.Cluster().HostsWithRole(cluster.RoleWorker))
+		},
 	}
+}
+
+// nodesExist checks that each host is a node of the cluster.
+func nodesExist(ctx context.Context, d InitData, hosts []cluster.Host) error {
+	cs, _, err := adminClient(d)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		if _, err := cs.CoreV1().Nodes().Get(ctx, h.Name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("%s is not a node: %w", h.Name, err)
+		}
+	}
+	return nil
 }
 
 // Join adds workers of the spec to the running cluster as an operation of

@@ -36,6 +36,9 @@ func preflightPhase() workflow.Phase[InitData] {
 		Name:  "preflight",
 		Short: "check every host (OS, systemd, swap, kernel modules, sysctls, runtime, kube binaries, time, ports) and reachability between hosts",
 		Run:   runPreflight,
+		// No Verify: preflight changes nothing, so there is no result to
+		// check; the journal records that the hosts passed for this spec.
+		// `kubectl kbs init phase preflight` checks them again.
 	}
 }
 

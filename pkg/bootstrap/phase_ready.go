@@ -26,7 +26,17 @@ const ReadyTimeout = 5 * time.Minute
 
 func waitReadyPhase() workflow.Phase[InitData] {
 	return workflow.Phase[InitData]{
-		Name:  "wait-ready",
+		Name: "wait-ready",
+		Verify: func(ctx context.Context, d InitData) error {
+			cs, _, err := adminClient(d)
+			if err != nil {
+				return err
+			}
+			if _, err := WaitNodesReady(ctx, cs, hostNames(KubeletHosts(d.Cluster())), 5*time.Second); err != nil {
+				return err
+			}
+			return waitClusterDNS(ctx, d, cs, 5*time.Second)
+		},
 		Short: "wait until every control-plane and worker host is a Ready node and cluster DNS (CoreDNS) is available, then show the nodes like kubectl get nodes -o wide",
 		Run: func(ctx context.Context, d InitData) error {
 			if d.DryRun() {

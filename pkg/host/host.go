@@ -136,8 +136,7 @@ func (h *Host) EnsureFile(ctx context.Context, f File) (bool, error) {
 		}
 		return true, nil
 	}
-	got, _, _ := h.Query(ctx, fmt.Sprintf("sha256sum %s 2>/dev/null | cut -d' ' -f1; stat -c %%a %s 2>/dev/null", shell.Quote(f.Path), shell.Quote(f.Path)))
-	if got == want+"\n"+fmt.Sprintf("%o", f.Mode.Perm()) {
+	if h.has(ctx, f.Path, want, f.Mode) {
 		return false, nil
 	}
 	// The host checks what arrived before it replaces the file: a dropped
@@ -146,6 +145,18 @@ func (h *Host) EnsureFile(ctx context.Context, f File) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// HasFile says whether the host holds exactly f (content and mode): the
+// cheap check of a phase's result. A dry run looks at nothing: false.
+func (h *Host) HasFile(ctx context.Context, f File) bool {
+	sum := sha256.Sum256(f.Data)
+	return !h.DryRun() && h.has(ctx, f.Path, hex.EncodeToString(sum[:]), f.Mode)
+}
+
+func (h *Host) has(ctx context.Context, path, sha string, mode os.FileMode) bool {
+	got, _, _ := h.Query(ctx, fmt.Sprintf("sha256sum %s 2>/dev/null | cut -d' ' -f1; stat -c %%a %s 2>/dev/null", shell.Quote(path), shell.Quote(path)))
+	return got == sha+"\n"+fmt.Sprintf("%o", mode.Perm())
 }
 
 // EnsureLocalFile is EnsureFile for a (large) local file, streamed.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-kbs/kbs/pkg/diag"
 )
@@ -242,17 +243,27 @@ func poweredOffMidCollection(t *testing.T, p paths) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	started := false
+	reading := make(chan error, 1)
 	_, progress, err := kbs(ctx, func(line string) {
 		if !started && strings.Contains(line, "[diag] redacting") {
 			started = true
 			go func() {
-				// The small sources come first (by name); by now diag is
-				// reading the 400 MB files/kubelet.log.
-				time.Sleep(1500 * time.Millisecond)
+				// Power off once diag is provably reading the 400 MB
+				// files/kubelet.log: a process on worker-1 has it open.
+				reading <- wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+					out, _ := node("worker-1").Exec(ctx, "sh", "-c", "ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c ' /var/log/kubelet.log$' || true")
+					return strings.TrimSpace(string(out)) != "0", nil
+				})
 				_, _ = node("worker-1").Exec(context.Background(), "systemctl", "poweroff", "--force", "--force")
 			}()
 		}
 	}, diagArgs(p, "cluster", "--bundle", bundle, "--via", "ssh", "--source-timeout", "30s", "--max-source-size", "0")...)
+	if !started {
+		t.Fatalf("diag never started redacting:\n%s", progress)
+	}
+	if werr := <-reading; werr != nil {
+		t.Fatalf("worker-1 was powered off without diag ever reading its kubelet.log (%v): the test did not test a mid-collection power-off", werr)
+	}
 	if err == nil {
 		t.Fatalf("diag succeeded although worker-1 went down mid-way:\n%s", progress)
 	}
