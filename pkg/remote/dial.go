@@ -23,30 +23,70 @@ type Dialer struct {
 	// SSHConfig overrides ~/.ssh/config (tests); nil reads the user's.
 	SSHConfig *ssh_config.Config
 
-	mu       sync.Mutex
-	conns    map[string]*conn
-	cfgOnce  sync.Once
+	mu      sync.Mutex
+	conns   map[string]*conn
+	pending map[string]*dialing // handshakes in flight, by target
+	// setup guards what every dial shares and reads once: the host keys,
+	// ssh_config; and key loading, so a passphrase is asked once at a time.
+	setup    sync.Mutex
 	checkKey ssh.HostKeyCallback
 	rawKnown ssh.HostKeyCallback
 }
 
+// dialing is one handshake in flight: others that want the same host
+// wait for it instead of opening a second connection.
+type dialing struct {
+	done chan struct{}
+	err  error
+}
+
 // Dial returns the connection to t, opening it if needed.
+//
+// Handshakes with different hosts run in parallel (the lock is held only
+// to look up and record connections): with --parallel N, N hosts connect
+// at once, and a host that does not answer delays no other.
 func (d *Dialer) Dial(ctx context.Context, t Target) (Conn, error) {
 	key := t.Name + "\x00" + t.Address
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c, ok := d.conns[key]; ok && !c.closed() {
+	for {
+		d.mu.Lock()
+		if c, ok := d.conns[key]; ok && !c.closed() {
+			d.mu.Unlock()
+			return c, nil
+		}
+		if p, ok := d.pending[key]; ok {
+			d.mu.Unlock()
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if p.err != nil {
+				return nil, p.err
+			}
+			continue // it is in conns now
+		}
+		p := &dialing{done: make(chan struct{})}
+		if d.pending == nil {
+			d.pending, d.conns = map[string]*dialing{}, map[string]*conn{}
+		}
+		d.pending[key] = p
+		d.mu.Unlock()
+		c, err := d.open(ctx, t)
+		d.mu.Lock()
+		delete(d.pending, key)
+		if err == nil {
+			d.conns[key] = c
+		}
+		d.mu.Unlock()
+		if err != nil {
+			p.err = fmt.Errorf("connecting to %s (%s): %w", t.Name, t.Address, err)
+		}
+		close(p.done)
+		if err != nil {
+			return nil, p.err
+		}
 		return c, nil
 	}
-	c, err := d.open(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to %s (%s): %w", t.Name, t.Address, err)
-	}
-	if d.conns == nil {
-		d.conns = map[string]*conn{}
-	}
-	d.conns[key] = c
-	return c, nil
 }
 
 // Close closes every connection the dialer opened.
@@ -61,21 +101,11 @@ func (d *Dialer) Close() error {
 }
 
 func (d *Dialer) open(ctx context.Context, t Target) (*conn, error) {
-	if err := d.initHostKeys(); err != nil {
-		return nil, err
-	}
-	d.cfgOnce.Do(func() {
-		if d.SSHConfig == nil {
-			d.SSHConfig = loadSSHConfig()
-		}
-	})
-	r := resolve(t, d.SSHConfig)
-	auth, cleanup, err := d.Credentials.authMethods(r.keyFiles)
+	r, auth, cleanup, cfg, err := d.prepare(t)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	cfg := d.clientConfig(r.user, auth, r.host, r.port)
 	var client *ssh.Client
 	if r.jump != "" {
 		client, err = d.viaJump(ctx, r, auth)
@@ -86,6 +116,26 @@ func (d *Dialer) open(ctx context.Context, t Target) (*conn, error) {
 		return nil, err
 	}
 	return newConn(t, client, &d.Credentials), nil
+}
+
+// prepare does, one dial at a time, what dials share: host keys and
+// ssh_config read once, credentials loaded (a passphrase asked once at a
+// time), and the client configuration.
+func (d *Dialer) prepare(t Target) (resolved, []ssh.AuthMethod, func(), *ssh.ClientConfig, error) {
+	d.setup.Lock()
+	defer d.setup.Unlock()
+	if err := d.initHostKeys(); err != nil {
+		return resolved{}, nil, nil, nil, err
+	}
+	if d.SSHConfig == nil {
+		d.SSHConfig = loadSSHConfig()
+	}
+	r := resolve(t, d.SSHConfig)
+	auth, cleanup, err := d.Credentials.authMethods(r.keyFiles)
+	if err != nil {
+		return resolved{}, nil, nil, nil, err
+	}
+	return r, auth, cleanup, d.clientConfig(r.user, auth, r.host, r.port), nil
 }
 
 func (d *Dialer) initHostKeys() error {
