@@ -6,6 +6,7 @@
 #   make build      build _output/kubectl-kbs
 #   make test       prepare the real test environment, then run every test
 #   make test-unit  unit tests only (no root, no environment)
+#   make fuzz       every fuzz target for a minute
 #   make lint       vet, gofmt, go mod tidy, house rules
 #   make dist       release archives, checksums and krew manifest in dist/
 #   make docs       regenerate the command reference in docs/
@@ -22,7 +23,7 @@ LDFLAGS := -s -w \
 	-X $(PKG)/pkg/version.buildDate=$(BUILD_DATE)
 TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew hack/tools/containerd hack/tools/flannel hack/tools/flannel-cni hack/tools/coredns hack/tools/images
 
-.PHONY: build test test-unit test-integration test-env lint dist docs demo demo-down e2e
+.PHONY: build test fuzz test-unit test-integration test-env lint dist docs demo demo-down e2e
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o _output/kubectl-kbs ./cmd/kubectl-kbs
@@ -56,6 +57,11 @@ e2e: test-env
 
 test: lint test-env
 	$(GO) test -tags integration -count=1 -timeout 40m ./...
+	hack/fuzz.sh 10
+
+# Every parser of others' input fuzzed for a while (make test: 10 s each).
+fuzz:
+	hack/fuzz.sh 60
 
 test-unit:
 	$(GO) test -short ./...
