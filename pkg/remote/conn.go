@@ -198,7 +198,11 @@ func (c *conn) wrap(ctx context.Context, cmd string, o *runOptions) (string, io.
 // and, if so, checks the one given before any real command uses it.
 func (c *conn) sudoPassword(ctx context.Context) ([]byte, error) {
 	c.sudoOnce.Do(func() {
-		if _, err := c.Run(ctx, "sudo -n true"); err == nil {
+		// The probe runs what every privileged command runs (sudo sh -c):
+		// a sudoers rule that lets sh run without a password while true
+		// needs one would otherwise send the password line to the
+		// command's standard input — into a file being written.
+		if _, err := c.Run(ctx, "sudo -n -- sh -c true"); err == nil {
 			return
 		}
 		pass, err := c.creds.sudoPassword(c.t.Name)
@@ -207,7 +211,7 @@ func (c *conn) sudoPassword(ctx context.Context) ([]byte, error) {
 			return
 		}
 		in := bytes.NewReader(append(append([]byte{}, pass...), '\n'))
-		if _, err := c.Run(ctx, "sudo -S -k -p '' true", Stdin(in)); err != nil {
+		if _, err := c.Run(ctx, "sudo -S -k -p '' -- sh -c true", Stdin(in)); err != nil {
 			c.sudoErr = fmt.Errorf("%s: sudo refused the password for user %s (or the user may not use sudo)", c.t.Name, c.t.User)
 			return
 		}

@@ -159,7 +159,7 @@ func (d *Dialer) clientConfig(user string, auth []ssh.AuthMethod, host string, p
 		User:              user,
 		Auth:              auth,
 		HostKeyCallback:   d.checkKey,
-		HostKeyAlgorithms: knownAlgorithms(d.rawKnown, net.JoinHostPort(host, strconv.Itoa(port))),
+		HostKeyAlgorithms: d.hostKeyAlgorithms(net.JoinHostPort(host, strconv.Itoa(port))),
 		Timeout:           timeout,
 	}
 }
@@ -207,4 +207,16 @@ func (d *Dialer) handshake(ctx context.Context, via *ssh.Client, host string, po
 		return nil, err
 	}
 	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// hostKeyAlgorithms asks a known host for a key type known_hosts holds,
+// and an unknown one for a plain key (see plainHostKeyAlgorithms).
+func (d *Dialer) hostKeyAlgorithms(addr string) []string {
+	if algos := knownAlgorithms(d.rawKnown, addr); len(algos) > 0 {
+		return algos
+	}
+	if d.HostKeys != nil && d.HostKeys.AcceptNew {
+		return plainHostKeyAlgorithms()
+	}
+	return nil
 }

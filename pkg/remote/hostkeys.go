@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,10 @@ type HostKeys struct {
 	Log func(format string, args ...any)
 
 	mu sync.Mutex
+	// recorded are the keys this run accepted and wrote: a reconnect in
+	// the same run must present the same one (the known_hosts callback
+	// was read before they were written).
+	recorded map[string]ssh.PublicKey
 }
 
 // DefaultKnownHosts is ~/.ssh/known_hosts.
@@ -52,6 +57,12 @@ func (h *HostKeys) callbacks() (check, raw ssh.HostKeyCallback, err error) {
 
 func (h *HostKeys) verify(known ssh.HostKeyCallback) ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if seen, ok := h.seen(hostname); ok {
+			if !bytes.Equal(seen.Marshal(), key.Marshal()) {
+				return mismatch(hostname, key, []knownhosts.KnownKey{{Key: seen, Filename: "accepted earlier in this run"}})
+			}
+			return nil
+		}
 		var keyErr *knownhosts.KeyError
 		if known != nil {
 			err := known(hostname, remote, key)
@@ -82,9 +93,23 @@ func mismatch(hostname string, got ssh.PublicKey, want []knownhosts.KnownKey) er
 		hostname, strings.Join(known, ", "), got.Type(), ssh.FingerprintSHA256(got), hostname)
 }
 
+func (h *HostKeys) seen(hostname string) (ssh.PublicKey, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k, ok := h.recorded[knownhosts.Normalize(hostname)]
+	return k, ok
+}
+
 func (h *HostKeys) record(hostname string, key ssh.PublicKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if k, ok := h.recorded[knownhosts.Normalize(hostname)]; ok {
+		// Two first connections raced: the first one's key stands.
+		if !bytes.Equal(k.Marshal(), key.Marshal()) {
+			return mismatch(hostname, key, []knownhosts.KnownKey{{Key: k, Filename: "accepted earlier in this run"}})
+		}
+		return nil
+	}
 	path := firstOr(h.Files, DefaultKnownHosts())
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -94,10 +119,18 @@ func (h *HostKeys) record(hostname string, key ssh.PublicKey) error {
 		return fmt.Errorf("recording host key: %w", err)
 	}
 	defer f.Close()
-	line := knownhosts.Line([]string{knownhosts.Normalize(hostname)}, key)
+	name := knownhosts.Normalize(hostname)
+	if hashedFile(path) {
+		name = knownhosts.HashHostname(name) // as ssh-keygen -H left the file
+	}
+	line := knownhosts.Line([]string{name}, key)
 	if _, err := fmt.Fprintln(f, line); err != nil {
 		return fmt.Errorf("recording host key: %w", err)
 	}
+	if h.recorded == nil {
+		h.recorded = map[string]ssh.PublicKey{}
+	}
+	h.recorded[knownhosts.Normalize(hostname)] = key
 	if h.Log != nil {
 		h.Log("recorded new host key of %s (%s %s) in %s", hostname, key.Type(), ssh.FingerprintSHA256(key), path)
 	}
@@ -151,4 +184,34 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
+}
+
+// hashedFile says whether a known_hosts file hashes its host names (HashKnownHosts):
+// a new entry is written the same way, so the file does not give away which
+// hosts this machine talks to.
+func hashedFile(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "|1|") {
+			return true
+		}
+	}
+	return false
+}
+
+// plainHostKeyAlgorithms are the host key types to ask an unknown host
+// for: its key, not a certificate. Without a @cert-authority line a
+// certificate cannot be checked ("no authorities"), while the key under it
+// is what --accept-new-host-keys records, as OpenSSH does.
+func plainHostKeyAlgorithms() []string {
+	var out []string
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !strings.Contains(a, "-cert-") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
