@@ -1,41 +1,18 @@
 package etcdhost
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/kubectl-kbs/kbs/internal/goldenfile"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/NAME, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/etcdhost -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (review, then go test ./pkg/etcdhost -update):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
+// golden and loadExample are the shared test helpers, by their old names.
+func golden(t *testing.T, name string, got []byte) { t.Helper(); goldenfile.Check(t, name, got) }
 
 func loadExample(t *testing.T, name string) *cluster.Cluster {
 	t.Helper()
-	c, err := cluster.LoadOne(filepath.Join("..", "..", "examples", name+".yaml"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return goldenfile.Example(t, name)
 }
 
 func TestRenderEtcdUnit(t *testing.T) {
