@@ -81,6 +81,7 @@ func (d *Doc) Set(section, name string, fields map[string]any) error {
 		if err := n.Encode(v); err != nil {
 			return fmt.Errorf("encoding %s.%s: %w", name, k, err)
 		}
+		quoteAmbiguous(&n)
 		setKey(payload, k, &n)
 	}
 	return nil

@@ -56,3 +56,28 @@ func FuzzEditDoc(f *testing.F) {
 		}
 	})
 }
+
+// Names YAML 1.1 reads as something else — kubectl's reader does — are
+// written quoted, so a context named "on" stays a context named "on".
+func TestAmbiguousNamesStayStrings(t *testing.T) {
+	for _, name := range []string{"on", "Y", "no", "null", "0755", "1e3", "~", ""} {
+		d, err := Parse(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Set(Contexts, name, map[string]any{"cluster": name, "namespace": name}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := d.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := clientcmd.Load(out)
+		if err != nil {
+			t.Fatalf("%q: kubectl cannot read the edit: %v\n%s", name, err, out)
+		}
+		if c := cfg.Contexts[name]; c == nil || c.Cluster != name || c.Namespace != name {
+			t.Errorf("%q: read back as %+v\n%s", name, cfg.Contexts, out)
+		}
+	}
+}

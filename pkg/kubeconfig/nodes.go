@@ -1,12 +1,34 @@
 package kubeconfig
 
 import (
+	"regexp"
 	"slices"
 
 	yaml "go.yaml.in/yaml/v3"
 )
 
-func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+func scalar(v string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+	quoteAmbiguous(n)
+	return n
+}
+
+// yaml11Special are plain scalars that YAML 1.1 — what client-go's and
+// kubectl's YAML reader speaks — takes for a bool, a null or a number,
+// while the YAML 1.2 writer here leaves them bare: a context named "on" or
+// a namespace "0755" would come back as true or 493.
+var yaml11Special = regexp.MustCompile(`^(?:[yYnN~]|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|<<|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?[0-9][0-9a-fA-FxXoObB_.:eE+-]*|[-+]?\.[0-9][0-9_eE+-]*)?$`)
+
+// quoteAmbiguous double-quotes, through the tree, every string that a YAML
+// 1.1 reader would not read back as that string.
+func quoteAmbiguous(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && yaml11Special.MatchString(n.Value) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		quoteAmbiguous(c)
+	}
+}
 
 func getKey(m *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(m.Content); i += 2 {
