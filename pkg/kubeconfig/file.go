@@ -60,7 +60,7 @@ func Update(path string, edit func(*Doc) error) error {
 		}
 	}
 	if err := fsutil.WriteFileAtomic(target, data, mode); err != nil {
-		return fmt.Errorf("writing kubeconfig: %w", err)
+		return fmt.Errorf("writing kubeconfig %s: %w (it is unchanged: the new content went to a temporary file, removed; free some space and run again)", target, err)
 	}
 	return nil
 }

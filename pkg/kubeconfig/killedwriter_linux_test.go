@@ -133,3 +133,44 @@ func leftovers(t *testing.T, dir string, known ...string) []string {
 	}
 	return rest
 }
+
+// fillsAt makes every file this process writes end at limit bytes with an
+// error, as a full disk does: Go ignores the SIGXFSZ that comes with it,
+// so the write fails with EFBIG and the writer carries on to report it.
+func fillsAt(limit int64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		return err
+	}
+	lim.Cur = uint64(limit)
+	return syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim)
+}
+
+// A disk that fills while the kubeconfig is merged leaves it as it was,
+// byte for byte, no temporary file and no lock behind, and the error says
+// the file is unchanged.
+func TestFullDiskLeavesTheKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	must(t, os.WriteFile(path, []byte(existing), 0o600))
+	c := writer(path, "victim "+strconv.Itoa(crashAt)+" full")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	err := c.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("writer: %v, want exit 1 with the error\n%s", err, stderr.String())
+	}
+	if msg := stderr.String(); !strings.Contains(msg, "file too large") || !strings.Contains(msg, "it is unchanged") {
+		t.Errorf("the error does not say what happened and that the kubeconfig is unchanged: %s", msg)
+	}
+	if got, _ := os.ReadFile(path); string(got) != existing {
+		t.Fatalf("the kubeconfig changed:\n%s", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != "config" && e.Name() != "config"+BackupSuffix {
+			t.Errorf("left %s behind", e.Name())
+		}
+	}
+}

@@ -140,7 +140,9 @@ func helper(spec string) int {
 	token := f[1]
 	if len(f) > 2 {
 		limit, err := strconv.ParseInt(f[2], 10, 64)
-		if err == nil {
+		if err == nil && len(f) > 3 && f[3] == "full" {
+			err = fillsAt(limit)
+		} else if err == nil {
 			err = dieOnceWritten(limit)
 		}
 		if err != nil {
