@@ -242,6 +242,7 @@ dir=$(dirname "$dst")
 mkdir -p "$dir"
 tmp=$(mktemp "$dir/.kbs-tmp.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
 %s%s
 chmod %04o "$tmp"
 %s

@@ -5,12 +5,17 @@ package remote_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-kbs/kbs/pkg/remote"
 )
@@ -87,5 +92,65 @@ func TestWriteFileTee(t *testing.T) {
 	}
 	if got := mustRun(t, c, "sha256sum /etc/kbs-test-tee/archive | cut -d' ' -f1; ls -a /etc/kbs-test-tee | grep -c kbs-tmp || true"); got != sum+"\n0" {
 		t.Fatalf("after the failed command: %q, want the old file and no temporary one", got)
+	}
+}
+
+// cutReader hands over the first n bytes, then runs cut (drops the
+// connection) and fails: an upload that dies half-way.
+type cutReader struct {
+	data []byte
+	n    int
+	cut  func()
+}
+
+func (r *cutReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		if r.cut != nil {
+			r.cut()
+			r.cut = nil
+		}
+		return 0, io.ErrUnexpectedEOF
+	}
+	k := copy(p, r.data[:min(len(r.data), r.n)])
+	r.data, r.n = r.data[k:], r.n-k
+	return k, nil
+}
+
+// An upload cut off half-way — the stream ending early, or the SSH
+// connection dropped mid-transfer — never replaces the file: the host
+// checks the checksum kbs asks for before the rename, and the old file
+// stays as it was, with no temporary file left.
+func TestCutUploadKeepsTheOldFile(t *testing.T) {
+	old := []byte("the old unit\n")
+	data := bytes.Repeat([]byte("a new etcd binary "), 1<<18) // 4.5 MiB
+	sum := fmt.Sprintf("%x", sha256.Sum256(data))
+	for _, tc := range []struct {
+		name string
+		drop bool
+	}{{"stream ends early", false}, {"connection dropped", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			setup := dialRoot(t)
+			if err := setup.WriteFile(ctx(t), "/etc/kbs-test-cut/file", bytes.NewReader(old), 0o644, ""); err != nil {
+				t.Fatal(err)
+			}
+			c := dialRoot(t)
+			r := &cutReader{data: data, n: len(data) / 2}
+			if tc.drop {
+				r.cut = func() { c.Close() }
+			}
+			if err := c.WriteFile(ctx(t), "/etc/kbs-test-cut/file", r, 0o755, "", remote.SHA256(sum)); err == nil {
+				t.Fatal("a cut upload succeeded")
+			}
+			// Looked at over a connection of its own: the dropped one is gone.
+			check := dialRoot(t)
+			want := fmt.Sprintf("%x\n0", sha256.Sum256(old))
+			err := wait.PollUntilContextTimeout(ctx(t), 100*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+				got := mustRun(t, check, "sha256sum /etc/kbs-test-cut/file | cut -d' ' -f1; ls -a /etc/kbs-test-cut | grep -c kbs-tmp || true")
+				return got == want, nil
+			})
+			if err != nil {
+				t.Fatalf("after the cut upload: %q, want the old file and no temporary one", mustRun(t, check, "ls -la /etc/kbs-test-cut; sha256sum /etc/kbs-test-cut/*"))
+			}
+		})
 	}
 }
