@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -29,6 +30,11 @@ import (
 type State struct {
 	Dir    string
 	dryRun bool
+
+	// planned are the CAs a dry run made up, kept for the run: one plan
+	// names one CA, and join's CA hash is the control plane's.
+	mu      sync.Mutex
+	planned map[string]*pki.CA
 }
 
 // DefaultDir is ~/.kube/kbs/<cluster>.
@@ -84,6 +90,13 @@ func (s *State) FrontProxyCA() (*pki.CA, bool, error) {
 // existing CA is never regenerated: every certificate depends on it.
 func (s *State) CA(sub, name, commonName string) (*pki.CA, bool, error) {
 	crt, key := s.path("pki", sub, name+".crt"), s.path("pki", sub, name+".key")
+	if s.dryRun {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if ca, ok := s.planned[crt]; ok {
+			return ca, false, nil
+		}
+	}
 	if _, err := os.Stat(crt); err == nil {
 		ca, err := pki.LoadCAFiles(crt, key)
 		if err != nil {
@@ -95,10 +108,15 @@ func (s *State) CA(sub, name, commonName string) (*pki.CA, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if !s.dryRun {
-		if err := ca.Write(s.path("pki", sub), name); err != nil {
-			return nil, false, err
+	if s.dryRun {
+		if s.planned == nil {
+			s.planned = map[string]*pki.CA{}
 		}
+		s.planned[crt] = ca
+		return ca, true, nil
+	}
+	if err := ca.Write(s.path("pki", sub), name); err != nil {
+		return nil, false, err
 	}
 	return ca, true, nil
 }
