@@ -57,6 +57,7 @@ func runPreflight(ctx context.Context, d InitData) error {
 		mu.Unlock()
 	}
 	err := d.OnHosts(ctx, d.Cluster().Spec.Hosts, func(ctx context.Context, h *host.Host) error {
+		_, _, _ = h.Probe(ctx, staleProbesCmd)
 		for _, c := range preflightChecks {
 			if len(c.roles) > 0 && !slices.Contains(c.roles, h.Spec.Role) {
 				continue

@@ -138,10 +138,16 @@ func (r *reach) listen(ctx context.Context, ps []probe) error {
 	})
 }
 
+// staleProbesCmd ends the probe listeners a kbs that was killed during
+// preflight left behind (they would hold the ports the next run checks
+// are free, for up to their minute). The patterns are bracketed so that
+// they do not match the shell that runs pkill.
+const staleProbesCmd = `pkill -f 'socat .*(kbs-prob[e]|/tmp/kbs-ud[p]-)' 2>/dev/null; rm -f /tmp/kbs-udp-*; true`
+
 // listenerCmd starts a listener that ends by itself within a minute, waits
 // until it is bound (a probe must not race it), and prints its PID.
 func listenerCmd(ep endpoint) string {
-	start, ss := fmt.Sprintf("socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:true", ep.port), "-Hltn"
+	start, ss := fmt.Sprintf("socat TCP-LISTEN:%d,fork,reuseaddr SYSTEM:'true kbs-probe'", ep.port), "-Hltn"
 	if ep.proto == "udp" {
 		start, ss = fmt.Sprintf("socat -u UDP-RECV:%[1]d,reuseaddr OPEN:/tmp/kbs-udp-%[1]d,creat,append", ep.port), "-Hlun"
 	}

@@ -3,7 +3,8 @@
 // Package bootstrap_test runs `kubectl kbs init` (in process, through the
 // real command tree) against real systemd nodes over SSH: etcd under
 // systemd with mutual TLS, idempotent re-runs, resume after a kill, a
-// three-member etcd, dry-run and bad specs that touch no host.
+// three-member etcd, dry-run and bad specs that touch no host, and the real
+// binary SIGKILLed at random moments of init.
 package bootstrap_test
 
 import (
