@@ -240,7 +240,9 @@ func (c *conn) WriteFile(ctx context.Context, path string, r io.Reader, mode os.
 dst=%s
 dir=$(dirname "$dst")
 mkdir -p "$dir"
-tmp=$(mktemp "$dir/.kbs-tmp.XXXXXX")
+base=$(basename "$dst")
+rm -f "$dir/.kbs-tmp.$base."*
+tmp=$(mktemp "$dir/.kbs-tmp.$base.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 %s%s
