@@ -138,9 +138,12 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	start := time.Now()
 	// The dry run prints the objects it would create, the bootstrap token's
 	// Secret among them: its log goes as soon as it has passed.
-	err = runKubeadm(ctx, h, "kubeadm init --dry-run", "init --config "+KubeadmInitPath+" --dry-run --skip-token-print", dryRunLog)
-	_ = h.Exec(context.WithoutCancel(ctx), "remove the dry run's log (it shows the token's Secret)", "rm -f "+dryRunLog)
-	if err != nil {
+	// A failed dry run keeps its log (0600) for the operator: its token is
+	// never used, the next run makes another.
+	if err := runKubeadm(ctx, h, "kubeadm init --dry-run", "init --config "+KubeadmInitPath+" --dry-run --skip-token-print", dryRunLog); err != nil {
+		return err
+	}
+	if err := h.Exec(ctx, "remove the dry run's log (it shows the token's Secret)", "rm -f "+dryRunLog); err != nil {
 		return err
 	}
 	if !h.DryRun() {

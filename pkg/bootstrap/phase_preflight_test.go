@@ -57,7 +57,7 @@ func scriptPreflight(f *fakeInit, overrides []answer) {
 			c.On(checkCmd(chk.name), passingChecks[chk.name]+"\n", nil)
 		}
 		c.On(`^command -v socat$`, "/usr/bin/socat\n", nil)
-		c.On(`^pkill -f 'socat `, "", nil) // stale probes of a killed run
+		c.On(`^pkill -f `, "", nil) // stale probes of a killed run
 		c.On(`^ip -d link show type vxlan `, "0\n", nil)
 		c.On(`^rm -f /tmp/kbs-udp-\d+; setsid nohup timeout 60 socat `, "4242\n", nil)
 		c.On(`^socat -u /dev/null 'TCP:[0-9.]+:\d+,connect-timeout=3'$`, "", nil)

@@ -140,9 +140,10 @@ func (r *reach) listen(ctx context.Context, ps []probe) error {
 
 // staleProbesCmd ends the probe listeners a kbs that was killed during
 // preflight left behind (they would hold the ports the next run checks
-// are free, for up to their minute). The patterns are bracketed so that
-// they do not match the shell that runs pkill.
-const staleProbesCmd = `pkill -f 'socat .*(kbs-prob[e]|/tmp/kbs-ud[p]-)' 2>/dev/null; rm -f /tmp/kbs-udp-*; true`
+// are free, for up to their minute). The pattern is anchored to the
+// listeners' own command lines (timeout's and socat's), so it matches
+// neither the shell that runs pkill nor a sudo around it.
+const staleProbesCmd = `pkill -f '^(timeout [0-9]+ )?socat .*(kbs-prob[e]|/tmp/kbs-ud[p]-)' 2>/dev/null; rm -f /tmp/kbs-udp-*; true`
 
 // listenerCmd starts a listener that ends by itself within a minute, waits
 // until it is bound (a probe must not race it), and prints its PID.

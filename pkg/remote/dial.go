@@ -26,6 +26,7 @@ type Dialer struct {
 	mu      sync.Mutex
 	conns   map[string]*conn
 	pending map[string]*dialing // handshakes in flight, by target
+	closes  int                 // how many times Close ran: a dial that outlives one closes its connection
 	// setup guards what every dial shares and reads once: the host keys,
 	// ssh_config; and key loading, so a passphrase is asked once at a time.
 	setup    sync.Mutex
@@ -70,11 +71,16 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (Conn, error) {
 			d.pending, d.conns = map[string]*dialing{}, map[string]*conn{}
 		}
 		d.pending[key] = p
+		gen := d.closes
 		d.mu.Unlock()
 		c, err := d.open(ctx, t)
 		d.mu.Lock()
 		delete(d.pending, key)
-		if err == nil {
+		switch {
+		case err == nil && gen != d.closes:
+			c.Close() // nobody would ever close it
+			err = fmt.Errorf("the connections were closed while this one was being made")
+		case err == nil:
 			d.conns[key] = c
 		}
 		d.mu.Unlock()
@@ -93,6 +99,7 @@ func (d *Dialer) Dial(ctx context.Context, t Target) (Conn, error) {
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.closes++
 	for k, c := range d.conns {
 		c.Close()
 		delete(d.conns, k)
@@ -215,7 +222,10 @@ func (d *Dialer) hostKeyAlgorithms(addr string) []string {
 	if algos := knownAlgorithms(d.rawKnown, addr); len(algos) > 0 {
 		return algos
 	}
-	if d.HostKeys != nil && d.HostKeys.AcceptNew {
+	// Where known_hosts trusts a certificate authority, a host may be known
+	// only by its certificate: it is asked for that, and checked against
+	// the authority, never recorded as a new plain key.
+	if d.HostKeys != nil && d.HostKeys.AcceptNew && !d.HostKeys.trustsAuthorities() {
 		return plainHostKeyAlgorithms()
 	}
 	return nil

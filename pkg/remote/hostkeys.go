@@ -215,3 +215,20 @@ func plainHostKeyAlgorithms() []string {
 	}
 	return out
 }
+
+// trustsAuthorities says whether a known_hosts file has a @cert-authority
+// line.
+func (h *HostKeys) trustsAuthorities() bool {
+	for _, f := range existing(h.Files) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "@cert-authority") {
+				return true
+			}
+		}
+	}
+	return false
+}
