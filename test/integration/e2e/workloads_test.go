@@ -23,10 +23,21 @@ const (
 // clientScript probes each target over plain TCP with bash's /dev/tcp:
 // the server's pod IP on the other worker, the Service's cluster IP, and the
 // Service's DNS name through the cluster DNS.
+//
+// Each target gets up to 30 tries a second apart: the Service's rules reach
+// worker-1's kube-proxy a moment after its pods are Running, and a probe
+// that raced them is not a broken Service; one that never answers is.
 const clientScript = `set -eu
 probe() {
-  timeout 10 bash -c 'exec 3<>/dev/tcp/$0/8080; printf "GET /health HTTP/1.0\r\n\r\n" >&3; grep -q "^OK" <&3' "$1"
-  echo "ok $1"
+  for i in $(seq 30); do
+    if timeout 10 bash -c 'exec 3<>/dev/tcp/$0/8080; printf "GET /health HTTP/1.0\r\n\r\n" >&3; grep -q "^OK" <&3' "$1"; then
+      echo "ok $1"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "no answer from $1"
+  return 1
 }
 probe "$POD_IP"
 probe "$SVC_IP"
