@@ -7,8 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -131,20 +129,12 @@ func etcdHealth(stateDir string, n *nodes.Node, withCert bool) error {
 	return nil
 }
 
-// journaled says whether the journal in stateDir records phase as finished.
+// journaled says whether the state directory's journal records phase.
 func journaled(t *testing.T, stateDir, phase string) bool {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(stateDir, "journal.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
+	ok, err := env.Journaled(stateDir, phase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var entries map[string]json.RawMessage
-	if err := json.Unmarshal(b, &entries); err != nil {
-		t.Fatalf("journal: %v\n%s", err, b)
-	}
-	_, ok := entries[phase]
 	return ok
 }

@@ -4,16 +4,15 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kubectl-kbs/kbs/test/env"
 )
 
 // What kubeadm init leaves on master-0, and what kbs says when it finds it.
@@ -140,17 +139,9 @@ func checkResumed(t *testing.T, progress string) {
 // journaled says whether the state directory's journal records phase.
 func journaled(t *testing.T, p paths, phase string) bool {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(p.state, "journal.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
+	ok, err := env.Journaled(p.state, phase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var entries map[string]json.RawMessage
-	if err := json.Unmarshal(b, &entries); err != nil {
-		t.Fatalf("journal: %v\n%s", err, b)
-	}
-	_, ok := entries[phase]
 	return ok
 }
