@@ -1,7 +1,9 @@
 # kbs — kubectl plugin for self-managed kubeadm clusters.
 #
 #   make demo       the operator's k8s cluster on local nodes, brought up by kbs
+#   make demo-ha    the same with three etcd, two control planes behind a VIP
 #   make demo-down  remove the demo cluster
+#   make conformance  the whole [Conformance] suite against the demo cluster
 #   make e2e        the end-to-end cluster test alone
 #   make build      build _output/kubectl-kbs
 #   make test       prepare the real test environment, then run every test
@@ -21,9 +23,9 @@ LDFLAGS := -s -w \
 	-X $(PKG)/pkg/version.version=$(VERSION) \
 	-X $(PKG)/pkg/version.commit=$(COMMIT) \
 	-X $(PKG)/pkg/version.buildDate=$(BUILD_DATE)
-TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew hack/tools/containerd hack/tools/flannel hack/tools/flannel-cni hack/tools/coredns hack/tools/images
+TOOL_MODULES := hack/tools/kubernetes hack/tools/etcd hack/tools/krew hack/tools/containerd hack/tools/flannel hack/tools/flannel-cni hack/tools/coredns hack/tools/images hack/tools/calico hack/tools/conformance
 
-.PHONY: build test fuzz test-unit test-integration test-env lint dist docs demo demo-down e2e
+.PHONY: build test fuzz test-unit test-integration test-env lint dist docs demo demo-ha demo-down e2e conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o _output/kubectl-kbs ./cmd/kubectl-kbs
@@ -44,12 +46,21 @@ test-env:
 	hack/build-test-binaries.sh
 	hack/build-rootfs.sh
 	hack/build-bundle.sh
+	hack/build-conformance.sh
 
 demo: test-env build
 	hack/demo.sh
 
+demo-ha: test-env build
+	KBS_DEMO_HA=1 hack/demo.sh
+
 demo-down:
 	$(GO) run ./test/demo down _output/demo
+
+# The whole conformance suite against the demo cluster (make demo first):
+# JUnit under _output/demo/conformance-*/, a one-line summary at the end.
+conformance: test-env
+	$(GO) run ./test/conformance _output/demo
 
 # The end-to-end cluster test alone (make test runs it too).
 e2e: test-env

@@ -6,7 +6,8 @@
 #
 #   hack/build-test-binaries.sh            # everything
 #   hack/build-test-binaries.sh kubernetes # one group: kubernetes | etcd | krew |
-#                                          # runtime | network | images
+#                                          # runtime | network | images | calico |
+#                                          # conformance
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,7 @@ FLANNEL_VERSION=v0.28.10
 FLANNEL_CNI_VERSION=v0.9.1 # containernetworking/plugins, where the flannel meta-plugin last lived
 COREDNS_VERSION=v1.14.6
 GGCR_VERSION=v0.22.1
+CALICO_VERSION=v3.31.0 # the module pseudo-version in hack/tools/calico/go.mod is this release's commit
 
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubectl kubelet)
 ETCD_CMDS=(etcd etcdctl etcdutl)
@@ -76,18 +78,42 @@ build() {
   log "$group $pin: built ${names[*]} in $((SECONDS - start))s"
 }
 
-build_kubernetes() {
+# k8s_ldflags stamps the release version where Kubernetes binaries read it:
+# component-base serves `--version` and kubeadm's own checks; client-go
+# keeps a copy that kubectl reports as its client version.
+k8s_ldflags() {
   local v=${K8S_VERSION#v} major minor date ld=""
   major=${v%%.*}; minor=${v#*.}; minor=${minor%%.*}
   date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  # component-base serves `--version` and kubeadm's own checks; client-go
-  # keeps a copy that kubectl reports as its client version.
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
   done
-  build kubernetes "$K8S_VERSION" "$ROOT/hack/tools/kubernetes" "-s -w$ld" \
+  echo "-s -w$ld"
+}
+
+build_kubernetes() {
+  build kubernetes "$K8S_VERSION" "$ROOT/hack/tools/kubernetes" "$(k8s_ldflags)" \
     "${K8S_CMDS[@]/#/k8s.io/kubernetes/cmd/}"
+}
+
+# The conformance suite (e2e.test, compiled with go test -c), the ginkgo
+# CLI and agnhost, from the same release; the Kubernetes packages they share with the
+# binaries above come from the build cache.
+build_conformance() {
+  local dir=$ROOT/hack/tools/conformance start
+  build conformance "$K8S_VERSION" "$dir" "$(k8s_ldflags)" k8s.io/kubernetes/test/images/agnhost
+  # The ginkgo CLI of the version e2e.test links, to run specs in parallel
+  # processes.
+  build conformance "$K8S_VERSION" "$dir" "-s -w" github.com/onsi/ginkgo/v2/ginkgo
+  if ! up_to_date e2e.test "$K8S_VERSION"; then
+    log "conformance $K8S_VERSION: building e2e.test"
+    start=$SECONDS
+    (cd "$dir" && go test -c -trimpath -ldflags "$(k8s_ldflags)" -o "$OUT/e2e.test.partial" k8s.io/kubernetes/test/e2e)
+    mv "$OUT/e2e.test.partial" "$OUT/e2e.test"
+    record e2e.test "$K8S_VERSION"
+    log "conformance $K8S_VERSION: built e2e.test in $((SECONDS - start))s"
+  fi
 }
 
 build_etcd() {
@@ -139,8 +165,24 @@ build_images() {
   fi
 }
 
+# Calico's node agent, CNI plugin and installer, and kube-controllers with
+# its health check, into their own directory (install and check-status are
+# too generic to sit beside the others). CGO off: felix's eBPF data plane
+# needs a newer libbpf than Debian 12's, and kbs runs calico in iptables
+# mode with VXLAN.
+build_calico() {
+  local OUT=$OUT/calico
+  mkdir -p "$OUT"
+  build calico "$CALICO_VERSION" "$ROOT/hack/tools/calico" "-s -w -X github.com/projectcalico/calico/pkg/buildinfo.Version=$CALICO_VERSION" \
+    github.com/projectcalico/calico/node/cmd/calico-node \
+    github.com/projectcalico/calico/cni-plugin/cmd/calico \
+    github.com/projectcalico/calico/cni-plugin/cmd/install \
+    github.com/projectcalico/calico/kube-controllers/cmd/kube-controllers \
+    github.com/projectcalico/calico/kube-controllers/cmd/check-status
+}
+
 groups=("$@")
-((${#groups[@]})) || groups=(kubernetes etcd krew runtime network images)
+((${#groups[@]})) || groups=(kubernetes etcd krew runtime network images calico conformance)
 total=$SECONDS
 for g in "${groups[@]}"; do
   case $g in
@@ -150,7 +192,9 @@ for g in "${groups[@]}"; do
     runtime) build_runtime ;;
     network) build_network ;;
     images) build_images ;;
-    *) log "unknown group $g: want kubernetes, etcd, krew, runtime, network or images"; exit 2 ;;
+    calico) build_calico ;;
+    conformance) build_conformance ;;
+    *) log "unknown group $g: want kubernetes, etcd, krew, runtime, network, images, calico or conformance"; exit 2 ;;
   esac
 done
 log "done in $((SECONDS - total))s; binaries in $OUT"

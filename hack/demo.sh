@@ -2,7 +2,9 @@
 # make demo: the operator's k8s cluster (etcd0, master-0, worker-0, worker-1)
 # on local systemd-nspawn nodes, brought up by `kubectl kbs init` over SSH,
 # then the day-to-day commands against it. Everything it needs is built
-# first (cached). `make demo-down` removes it.
+# first (cached). `make demo-down` removes it. KBS_DEMO_HA=1 (make demo-ha)
+# boots the HA shape instead: etcd0-2, master-0 and master-1 behind a VIP,
+# worker-0.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

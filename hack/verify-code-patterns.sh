@@ -29,7 +29,7 @@ rule "Every value that reaches a shell is quoted by one helper, pkg/shell's Quot
 
 # Arrows point one way: a capability never imports another (they share the
 # building blocks: host, state, workflow, etcdhost, remote, pki, ...).
-caps=(bootstrap upgrade users inspect diag etcd)
+caps=(bootstrap upgrade users inspect diag etcd fleet)
 for c in "${caps[@]}"; do
   [[ -d pkg/$c ]] || continue
   imports=$(go list -f '{{join .Imports "\n"}}' "./pkg/$c")

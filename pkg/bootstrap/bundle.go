@@ -92,6 +92,11 @@ func CheckBundle(c *cluster.Cluster) (*Bundle, error) {
 	if repo := b.Versions["image-repository"]; repo != c.Spec.ImageRepository {
 		return nil, fmt.Errorf("bundle %s has images named %s/…, but spec.imageRepository is %q: set spec.imageRepository: %s", b.Dir, repo, c.Spec.ImageRepository, repo)
 	}
+	if c.Spec.CNI.Plugin == cluster.CNICalico {
+		if v := b.Versions["calico"]; v != CalicoVersion || b.Sums[calicoImages] == "" || b.Sums[calicoManifestRel] == "" {
+			return nil, fmt.Errorf("bundle %s carries no calico %s (its images and manifest): rebuild it with hack/build-bundle.sh", b.Dir, CalicoVersion)
+		}
+	}
 	return b, nil
 }
 
@@ -108,7 +113,7 @@ func (b *Bundle) local(rel string) (string, bool) {
 // order. Workers get neither kubectl (kubeadm join needs none) nor the
 // control plane's images: with a bundle built that way (images split into
 // images.tar and images-control-plane.tar) a worker is sent 40 % less.
-func (b *Bundle) files(role string) []bundleFile {
+func (b *Bundle) files(role, cni string) []bundleFile {
 	var out []bundleFile
 	worker := role == cluster.RoleWorker
 	for rel := range b.Sums {
@@ -124,6 +129,8 @@ func (b *Bundle) files(role string) []bundleFile {
 			out = append(out, bundleFile{rel, BundleImages, 0o600})
 		case rel == controlPlaneImages && !worker:
 			out = append(out, bundleFile{rel, BundleControlPlaneImages, 0o600})
+		case rel == calicoImages && cni == cluster.CNICalico:
+			out = append(out, bundleFile{rel, BundleCalicoImages, 0o600})
 		}
 	}
 	// The big image archives first: they take longest and the rest overlaps.
@@ -143,10 +150,15 @@ func isImages(rel string) bool { return strings.HasSuffix(rel, ".tar") }
 // have them in images.tar.
 const controlPlaneImages = "images-control-plane.tar"
 
+// calicoImages is the bundle's archive of calico's images, sent only to
+// the nodes of a calico cluster.
+const calicoImages = "images-calico.tar"
+
 // BundleImages and BundleControlPlaneImages are where a node keeps the
 // uploaded image archives, so a re-run can tell by checksum that nothing
 // changed.
 const (
 	BundleImages             = "/var/lib/kbs/images.tar"
 	BundleControlPlaneImages = "/var/lib/kbs/images-control-plane.tar"
+	BundleCalicoImages       = "/var/lib/kbs/images-calico.tar"
 )

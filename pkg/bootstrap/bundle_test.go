@@ -45,13 +45,13 @@ func TestBundleFilesPerRole(t *testing.T) {
 	}
 	dests := func(role string) []string {
 		var out []string
-		for _, f := range b.files(role) {
+		for _, f := range b.files(role, cluster.CNIFlannel) {
 			out = append(out, f.Dest)
 		}
 		return out
 	}
 	cp, worker := dests(cluster.RoleControlPlane), dests(cluster.RoleWorker)
-	if len(cp) != 10 || !slices.Contains(cp, BundleControlPlaneImages) || !slices.Contains(cp, BinDir+"/kubectl") || !isImages(b.files(cluster.RoleControlPlane)[1].Rel) {
+	if len(cp) != 10 || !slices.Contains(cp, BundleControlPlaneImages) || !slices.Contains(cp, BinDir+"/kubectl") || !isImages(b.files(cluster.RoleControlPlane, cluster.CNIFlannel)[1].Rel) {
 		t.Errorf("control plane gets %v", cp)
 	}
 	if len(worker) != 8 || slices.Contains(worker, BundleControlPlaneImages) || slices.Contains(worker, BinDir+"/kubectl") || worker[0] != BundleImages {
@@ -92,7 +92,7 @@ func TestBundleWithOneImageArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, role := range []string{cluster.RoleControlPlane, cluster.RoleWorker} {
-		if f := b.files(role); f[0].Dest != BundleImages || isImages(f[1].Rel) {
+		if f := b.files(role, cluster.CNIFlannel); f[0].Dest != BundleImages || isImages(f[1].Rel) {
 			t.Errorf("%s gets %+v", role, f)
 		}
 	}

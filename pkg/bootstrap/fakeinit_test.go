@@ -162,7 +162,7 @@ func freshNode(spec *cluster.Cluster, o nodeOptions) func(*remotetest.Conn) {
 		// A fresh member: no data yet, so it gets the initial-cluster file.
 		c.On(`^test -d '[^']+'/member && test -f `, "", remotetest.Exit(1, ""))
 		c.On(`^containerd --version$`, o.containerdVersion+"\n", nil)
-		c.OnFunc(`^export DEBIAN_FRONTEND=noninteractive && `, func(string, []byte) ([]byte, error) {
+		c.OnFunc(`^exec 9>/run/kbs-apt\.lock && flock 9 && export DEBIAN_FRONTEND=noninteractive && `, func(string, []byte) ([]byte, error) {
 			installed.Store(true)
 			return nil, nil
 		})
@@ -179,10 +179,11 @@ func freshNode(spec *cluster.Cluster, o nodeOptions) func(*remotetest.Conn) {
 			return []byte("Kubernetes " + v + "\n" + v + "\nactive\n"), nil
 		})
 		c.On(`^ctr -n k8s.io images ls -q$`, SandboxImage(spec)+"\n", nil)
+		c.On(`^ctr plugins ls `, "ok\n", nil)
 		// Not a control plane yet, and no half-finished kubeadm init.
 		c.On(`^test -s /etc/kubernetes/admin.conf && kubectl `, "", remotetest.Exit(1, ""))
 		c.On(`^test -e /etc/kubernetes/manifests/kube-apiserver.yaml$`, "", remotetest.Exit(1, ""))
-		c.On(`^test -s /etc/kubernetes/kubelet.conf && echo joined$`, "", remotetest.Exit(1, ""))
+		c.On(`^test -s /etc/kubernetes/pki/sa\.key$`, "", remotetest.Exit(1, ""))
 	}
 }
 

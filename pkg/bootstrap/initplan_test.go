@@ -48,7 +48,13 @@ func normalizePlan(f *fakeInit, plan string) string {
 // the recording fake: the whole plan, compared with the golden file. A dry
 // run connects to nothing and writes nothing locally either.
 func TestInitDryRunPlanGolden(t *testing.T) {
-	spec := loadExample(t, "k8s")
+	for name, example := range map[string]string{"k8s": "k8s", "ha": "ha/prod"} {
+		t.Run(name, func(t *testing.T) { initDryRunPlanGolden(t, name, example) })
+	}
+}
+
+func initDryRunPlanGolden(t *testing.T, name, example string) {
+	spec := loadExample(t, example)
 	// The example names no spec.etcd.binary: the plan expects etcd to be
 	// installed on the etcd hosts and uploads nothing.
 	if spec.Spec.Etcd.Binary != "" {
@@ -75,7 +81,7 @@ func TestInitDryRunPlanGolden(t *testing.T) {
 	if plans[0] != plans[1] {
 		t.Fatalf("two dry runs differ after normalization: %s", firstDiff(plans[0], plans[1]))
 	}
-	golden(t, "k8s-init-dry-run.txt", []byte(plans[0]))
+	golden(t, name+"-init-dry-run.txt", []byte(plans[0]))
 	// Every phase shows up in the plan, in order.
 	last := -1
 	for _, name := range InitWorkflow().Names() {

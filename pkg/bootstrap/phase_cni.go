@@ -41,6 +41,13 @@ const fieldManager = "kbs"
 // CNIImages are the images the CNI manifest will run: upstream's, under the
 // spec's imageRepository when set, overridden by spec.cni.images.
 func CNIImages(c *cluster.Cluster) map[string]string {
+	if c.Spec.CNI.Plugin == cluster.CNICalico {
+		img := calicoImageSet(c)
+		for k, v := range c.Spec.CNI.Images {
+			img[k] = v
+		}
+		return img
+	}
 	img := map[string]string{
 		"flannel":            "ghcr.io/flannel-io/flannel:" + FlannelVersion,
 		"flannel-cni-plugin": "ghcr.io/flannel-io/flannel-cni-plugin:" + flannelCNIPluginVersion,
@@ -55,12 +62,12 @@ func CNIImages(c *cluster.Cluster) map[string]string {
 	return img
 }
 
-// RenderCNI renders the CNI manifest for the spec: pod subnet and images
+// RenderCNI renders flannel's manifest for the spec: pod subnet and images
 // substituted; with a private image repository, images are never pulled
 // (air-gapped nodes have them imported).
 func RenderCNI(c *cluster.Cluster) ([]byte, error) {
 	if c.Spec.CNI.Plugin != cluster.CNIFlannel {
-		return nil, fmt.Errorf("cni plugin %q: kbs embeds only flannel's manifest so far; install %s yourself and run init with --skip-phases cni", c.Spec.CNI.Plugin, c.Spec.CNI.Plugin)
+		return nil, fmt.Errorf("cni plugin %q has no embedded manifest (calico's is upstream's: CNIObjects)", c.Spec.CNI.Plugin)
 	}
 	raw, err := manifests.ReadFile("manifests/flannel.yaml")
 	if err != nil {
@@ -88,12 +95,38 @@ func RenderCNI(c *cluster.Cluster) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// cniAgent is the DaemonSet whose rollout means the pod network is up.
+func cniAgent(c *cluster.Cluster) (ns, name, version string) {
+	if c.Spec.CNI.Plugin == cluster.CNICalico {
+		return "kube-system", "calico-node", "calico " + CalicoVersion
+	}
+	return "kube-flannel", "kube-flannel-ds", "flannel " + FlannelVersion
+}
+
+// CNIObjects are the objects the cni phase applies for the spec's plugin:
+// flannel's embedded manifest rendered, or calico's upstream manifest
+// (checked against its pin) changed structurally.
+func CNIObjects(ctx context.Context, c *cluster.Cluster) ([]*unstructured.Unstructured, error) {
+	if c.Spec.CNI.Plugin == cluster.CNICalico {
+		raw, err := CalicoManifest(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return RenderCalico(c, raw)
+	}
+	data, err := RenderCNI(c)
+	if err != nil {
+		return nil, err
+	}
+	return decodeManifest(data)
+}
+
 func cniPhase() workflow.Phase[InitData] {
 	return workflow.Phase[InitData]{
 		Name:  "cni",
-		Short: "apply the pod network (flannel, embedded manifest) with server-side apply and wait for its rollout",
+		Short: "apply the pod network (flannel's embedded manifest, or calico's upstream one) with server-side apply and wait for its rollout",
 		// The rollout is awaited while the workers join: a worker's kubelet
-		// needs no pod network to register, and its flannel pod then starts
+		// needs no pod network to register, and its CNI pod then starts
 		// inside the same wait instead of after it.
 		Until: "wait-ready",
 		Verify: func(ctx context.Context, d InitData) error {
@@ -101,14 +134,11 @@ func cniPhase() workflow.Phase[InitData] {
 			if err != nil {
 				return err
 			}
-			return waitDaemonSet(ctx, d, cs, "kube-flannel", "kube-flannel-ds", 5*time.Second)
+			ns, name, _ := cniAgent(d.Cluster())
+			return waitDaemonSet(ctx, d, cs, ns, name, 5*time.Second)
 		},
 		Run: func(ctx context.Context, d InitData) error {
-			data, err := RenderCNI(d.Cluster())
-			if err != nil {
-				return err
-			}
-			objs, err := decodeManifest(data)
+			objs, err := CNIObjects(ctx, d.Cluster())
 			if err != nil {
 				return err
 			}
@@ -129,9 +159,10 @@ func cniPhase() workflow.Phase[InitData] {
 			if err := applyAll(ctx, cs, dyn, objs); err != nil {
 				return err
 			}
-			d.Log("cni", "", "applied %d objects (flannel %s, pod network %s)", len(objs), FlannelVersion, d.Cluster().Spec.Networking.PodSubnet)
+			ns, name, version := cniAgent(d.Cluster())
+			d.Log("cni", "", "applied %d objects (%s, pod network %s)", len(objs), version, d.Cluster().Spec.Networking.PodSubnet)
 			defer d.Trace("cluster: cni rollout", time.Now())
-			return waitDaemonSet(ctx, d, cs, "kube-flannel", "kube-flannel-ds", 3*time.Minute)
+			return waitDaemonSet(ctx, d, cs, ns, name, 5*time.Minute)
 		},
 	}
 }

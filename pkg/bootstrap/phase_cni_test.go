@@ -90,7 +90,7 @@ func TestRenderCNI(t *testing.T) {
 		{
 			name:    "calico",
 			edit:    func(c *cluster.Cluster) { c.Spec.CNI.Plugin = cluster.CNICalico },
-			wantErr: `cni plugin "calico": kbs embeds only flannel's manifest so far; install calico yourself and run init with --skip-phases cni`,
+			wantErr: `cni plugin "calico" has no embedded manifest (calico's is upstream's: CNIObjects)`,
 		},
 		{
 			name:    "an endpoint without a port",

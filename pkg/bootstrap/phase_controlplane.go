@@ -111,10 +111,16 @@ func InitPhases() []workflow.Phase[InitData] {
 		etcdPKIPhase(),
 		runtimePhase(),
 		runtimeWorkersPhase(),
+		// In the background from here: it needs neither the runtime nor etcd.
+		loadBalancerPhase(),
 		etcdPhase(),
 		etcdClientCertsPhase(),
 		kubeadmConfigPhase(),
 		controlPlanePhase(),
+		// The other control planes join in the background, one after the
+		// other, while the pod network rolls out and the workers join
+		// through the endpoint the first control plane serves already.
+		controlPlaneJoinPhase(),
 		cniPhase(),
 		joinPhase(),
 		waitReadyPhase(),

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"slices"
@@ -45,23 +46,57 @@ func nodesExist(ctx context.Context, d InitData, hosts []cluster.Host) error {
 	return nil
 }
 
-// Join adds workers of the spec to the running cluster as an operation of
-// the workflow engine ("join HOST,…" in the journal): their runtime, kubeadm
-// join, and a wait until they are Ready (the table of nodes goes to out).
-func Join(ctx context.Context, d *Init, workers []cluster.Host, out io.Writer) error {
-	return host.RunOperation(ctx, d.Session, InitData(d), "join "+scopeNames(workers),
-		workflow.Phase[InitData]{Name: "runtime", Short: "containerd, runc, CNI plugins, kubelet, kubeadm on the new workers",
+// Join adds hosts of the spec to the running cluster as an operation of
+// the workflow engine ("join HOST,…" in the journal): their runtime; for
+// control planes the load balancer (re-rendered with them as servers) and
+// kubeadm join --control-plane one at a time; for workers kubeadm join; and
+// a wait until they are Ready (the table of nodes goes to out).
+func Join(ctx context.Context, d *Init, hosts []cluster.Host, out io.Writer) error {
+	var cps, workers []cluster.Host
+	for _, h := range hosts {
+		if h.Role == cluster.RoleControlPlane {
+			cps = append(cps, h)
+		} else {
+			workers = append(workers, h)
+		}
+	}
+	return host.RunOperation(ctx, d.Session, InitData(d), "join "+scopeNames(hosts),
+		workflow.Phase[InitData]{Name: "runtime", Short: "containerd, runc, CNI plugins, kubelet, kubeadm on the new hosts",
 			Run: func(ctx context.Context, d InitData) error {
-				return d.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error { return InstallRuntime(ctx, d, h) })
+				return d.OnHosts(ctx, hosts, func(ctx context.Context, h *host.Host) error { return InstallRuntime(ctx, d, h) })
+			},
+			Verify: func(ctx context.Context, d InitData) error {
+				return d.OnHosts(ctx, hosts, func(ctx context.Context, h *host.Host) error { return runtimeReady(ctx, d.Cluster(), h) })
 			}},
+		workflow.Phase[InitData]{Name: "load-balancer", Short: "haproxy and keepalived on the new control planes, and every control plane's haproxy forwarding to them too",
+			Run: func(ctx context.Context, d InitData) error {
+				if len(cps) == 0 || !d.Cluster().ManagedLoadBalancer() {
+					return nil
+				}
+				all := d.Cluster().HostsWithRole(cluster.RoleControlPlane)
+				return SetUpLoadBalancer(ctx, d, all, all)
+			},
+			Verify: func(ctx context.Context, d InitData) error {
+				if len(cps) == 0 || !d.Cluster().ManagedLoadBalancer() {
+					return nil
+				}
+				return loadBalancerServes(ctx, d, d.Cluster().HostsWithRole(cluster.RoleControlPlane))
+			}},
+		workflow.Phase[InitData]{Name: "control-plane-join", Short: "kubeadm join --control-plane, one at a time, each API server ready before the next",
+			Run: func(ctx context.Context, d InitData) error { return JoinControlPlanes(ctx, d, cps) }},
 		workflow.Phase[InitData]{Name: "join", Short: "kubeadm join with a one-hour token and the cluster CA hash pinned",
-			Run: func(ctx context.Context, d InitData) error { return JoinWorkers(ctx, d, workers) }},
+			Run: func(ctx context.Context, d InitData) error {
+				if len(workers) == 0 {
+					return nil
+				}
+				return JoinWorkers(ctx, d, workers)
+			}},
 		workflow.Phase[InitData]{Name: "wait-ready", Short: "wait until the new nodes are Ready",
 			Run: func(ctx context.Context, d InitData) error {
 				if d.DryRun() {
 					return nil
 				}
-				return WaitWorkersReady(ctx, d, workers, out)
+				return WaitWorkersReady(ctx, d, hosts, out)
 			}},
 	)
 }
@@ -87,7 +122,7 @@ func JoinWorkers(ctx context.Context, d InitData, workers []cluster.Host) error 
 	caHash := pki.SPKIHash(ca.Cert)
 	if d.DryRun() {
 		return d.OnHosts(ctx, workers, func(ctx context.Context, h *host.Host) error {
-			return joinOne(ctx, d, h, "<token created at join time>", caHash)
+			return joinOne(ctx, d, h, "<token created at join time>", ca.Cert)
 		})
 	}
 	cs, _, err := adminClient(d)
@@ -119,7 +154,7 @@ func JoinWorkers(ctx context.Context, d InitData, workers []cluster.Host) error 
 	defer deleteJoinToken(context.WithoutCancel(ctx), cs, token)
 	d.Log("join", "", "joining %s (token valid 1h, CA %s)", hostNames(todo), caHash)
 	return d.OnHosts(ctx, todo, func(ctx context.Context, h *host.Host) error {
-		return joinOne(ctx, d, h, token, caHash)
+		return joinOne(ctx, d, h, token, ca.Cert)
 	})
 }
 
@@ -131,27 +166,43 @@ func hostNames(hs []cluster.Host) string {
 	return strings.Join(names, ", ")
 }
 
-func joinOne(ctx context.Context, d InitData, h *host.Host, token, caHash string) error {
-	if out, ok, _ := h.Query(ctx, "test -s /etc/kubernetes/kubelet.conf && echo joined"); ok && out == "joined" {
-		return fmt.Errorf("%s has /etc/kubernetes/kubelet.conf but is not a node of the cluster: it belongs to another cluster or was deleted; run `kubectl kbs reset -f SPEC %s` and join again", h.Spec.Name, h.Spec.Name)
-	}
-	cfg, err := RenderJoinConfig(d.Cluster(), h.Spec, token, caHash)
+// joinOne joins one worker that is not a node. What a join that stopped
+// half-way left there is undone first when it trusts this cluster's CA
+// (kubeadm join cannot resume); a host of another cluster is refused.
+func joinOne(ctx context.Context, d InitData, h *host.Host, token string, ca *x509.Certificate) error {
+	left, err := halfJoined(ctx, h, ca, workerJoinFiles)
 	if err != nil {
 		return err
 	}
+	if len(left) > 0 {
+		if err := undoHalfJoin(ctx, d, h, "join", left); err != nil {
+			return err
+		}
+	}
+	cfg, err := RenderJoinConfig(d.Cluster(), h.Spec, token, pki.SPKIHash(ca))
+	if err != nil {
+		return err
+	}
+	took, err := runKubeadmJoin(ctx, h, cfg, "kubeadm join")
+	if err == nil && !h.DryRun() {
+		d.Log("join", h.Spec.Name, "joined in %s", took)
+	}
+	return err
+}
+
+// runKubeadmJoin runs kubeadm join with cfg (it holds the run's token: the
+// file is removed afterwards) and says how long it took.
+func runKubeadmJoin(ctx context.Context, h *host.Host, cfg []byte, what string) (time.Duration, error) {
 	cleanup, err := writeTokenConfig(ctx, h, KubeadmJoinPath, cfg)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer cleanup()
 	start := time.Now()
-	if err := runKubeadm(ctx, h, "kubeadm join", "join --config "+KubeadmJoinPath, "/var/log/kbs-kubeadm-join.log"); err != nil {
-		return err
+	if err := runKubeadm(ctx, h, what, "join --config "+KubeadmJoinPath, "/var/log/kbs-kubeadm-join.log"); err != nil {
+		return 0, err
 	}
-	if !h.DryRun() {
-		d.Log("join", h.Spec.Name, "joined in %s", time.Since(start).Round(100*time.Millisecond))
-	}
-	return nil
+	return time.Since(start).Round(100 * time.Millisecond), nil
 }
 
 // createJoinToken creates a bootstrap token Secret through the API, valid for

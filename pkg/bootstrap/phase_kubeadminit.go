@@ -5,8 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
@@ -52,6 +56,9 @@ func controlPlanePhase() workflow.Phase[InitData] {
 
 func runControlPlane(ctx context.Context, d InitData) error {
 	c := d.Cluster()
+	if served, err := servedWithoutFirst(ctx, d); err != nil || served {
+		return err
+	}
 	files, err := kubePKIFiles(d)
 	if err != nil {
 		return err
@@ -61,6 +68,13 @@ func runControlPlane(ctx context.Context, d InitData) error {
 		if err := h.Exec(ctx, "create directories", "install -d -m 0755 "+host.KubePKIDir+" /etc/kbs"); err != nil {
 			return err
 		}
+		// kbs's service account key, so that every control plane gets the
+		// same one (kubeadm would make its own on each).
+		sa, err := serviceAccountFiles(ctx, d, h)
+		if err != nil {
+			return err
+		}
+		files := append(files, sa...)
 		for _, f := range files {
 			if _, err := h.EnsureFile(ctx, f); err != nil {
 				return err
@@ -79,6 +93,26 @@ func runControlPlane(ctx context.Context, d InitData) error {
 		}
 		return fetchAdmin(ctx, d, h)
 	})
+}
+
+// servedWithoutFirst handles a first control plane that is not a node
+// while the cluster is served through the endpoint by the others (it was
+// reset and the spec is applied again): kubeadm init there would start a
+// second cluster over the same etcd, so it joins as a control plane.
+func servedWithoutFirst(ctx context.Context, d InitData) (bool, error) {
+	cps := d.Cluster().HostsWithRole(cluster.RoleControlPlane)
+	if len(cps) < 2 || d.DryRun() {
+		return false, nil
+	}
+	cs, _, err := adminClient(d)
+	if err != nil || host.APIReady(ctx, cs, 5*time.Second) != nil {
+		return false, nil // no cluster to join: kubeadm init it is
+	}
+	if _, err := cs.CoreV1().Nodes().Get(ctx, cps[0].Name, metav1.GetOptions{}); err == nil {
+		return false, nil // a node: the usual checks decide
+	}
+	d.Log("control-plane", cps[0].Name, "the cluster is served by the other control planes: joining %s as a control plane instead of kubeadm init", cps[0].Name)
+	return true, JoinControlPlanes(ctx, d, cps[:1])
 }
 
 // kubePKIFiles are the CAs kbs owns, as files for the control plane.
@@ -130,7 +164,11 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	if err != nil {
 		return err
 	}
-	cleanup, err := writeTokenConfig(ctx, h, KubeadmInitPath, cfg)
+	dryCfg, err := RenderKubeadmInit(dryRunSpec(&spec), token)
+	if err != nil {
+		return err
+	}
+	cleanup, err := writeTokenConfig(ctx, h, KubeadmInitPath, dryCfg)
 	if err != nil {
 		return err
 	}
@@ -145,6 +183,11 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 	}
 	if err := h.Exec(ctx, "remove the dry run's log (it shows the token's Secret)", "rm -f "+dryRunLog); err != nil {
 		return err
+	}
+	if !bytes.Equal(dryCfg, cfg) {
+		if _, err := h.EnsureFile(ctx, host.File{Path: KubeadmInitPath, Data: cfg, Mode: 0o600, Secret: true}); err != nil {
+			return err
+		}
 	}
 	if !h.DryRun() {
 		d.Log("control-plane", h.Spec.Name, "kubeadm init --dry-run passed in %s; running kubeadm init", time.Since(start).Round(100*time.Millisecond))
@@ -163,7 +206,26 @@ func runKubeadmInit(ctx context.Context, d InitData, h *host.Host) error {
 		return nil
 	}
 	id, _, _ := strings.Cut(token, ".")
-	return h.Exec(ctx, "delete the bootstrap token kubeadm init used", "kubeadm token delete "+shell.Quote(id)+" --kubeconfig "+AdminConf)
+	// admin.conf talks to the endpoint: behind a load balancer the API
+	// server just started may not be in rotation for a few seconds yet.
+	del := "kubeadm token delete " + shell.Quote(id) + " --kubeconfig " + AdminConf
+	return h.Exec(ctx, "delete the bootstrap token kubeadm init used", "for i in $(seq 30); do "+del+" >/dev/null 2>&1 && exit 0; sleep 2; done; "+del)
+}
+
+// dryRunSpec is the spec kubeadm init --dry-run checks. Its client GETs
+// through the endpoint for real; behind a load balancer with no API server
+// up yet every one of them is accepted and closed, and client-go retries
+// such a GET ten times, a second apart: the dry run took 31 s instead of 1.
+// Aimed at the first control plane itself (connection refused, no retry),
+// it checks everything else just the same.
+func dryRunSpec(c *cluster.Cluster) *cluster.Cluster {
+	if !endpointIsFirstControlPlane(c) {
+		first := c.HostsWithRole(cluster.RoleControlPlane)[0]
+		dry := *c
+		dry.Spec.ControlPlaneEndpoint = net.JoinHostPort(first.Address, strconv.Itoa(apiPort(c)))
+		return &dry
+	}
+	return c
 }
 
 // dryRunLog is where kubeadm init --dry-run writes, until it has passed.

@@ -176,6 +176,9 @@ func TestControlPlanePhase(t *testing.T) {
 				host.KubePKIDir + "/ca.key":             {stateFile(t, f, "pki", "kubernetes", "ca.key"), 0o600},
 				host.KubePKIDir + "/front-proxy-ca.crt": {stateFile(t, f, "pki", "kubernetes", "front-proxy-ca.crt"), 0o644},
 				host.KubePKIDir + "/front-proxy-ca.key": {stateFile(t, f, "pki", "kubernetes", "front-proxy-ca.key"), 0o600},
+				// The service account key every control plane shares.
+				SAKeyPath: {stateFile(t, f, "pki", "kubernetes", "sa.key"), 0o600},
+				SAPubPath: {saPub(t, stateFile(t, f, "pki", "kubernetes", "sa.key")), 0o644},
 			}
 			if !tc.initialized {
 				// The configuration kubeadm init ran with: the spec's, with
@@ -255,4 +258,13 @@ func TestControlPlanePhaseDryRunPlan(t *testing.T) {
 			t.Errorf("the plan shows %q", secret)
 		}
 	}
+}
+
+func saPub(t *testing.T, key string) string {
+	t.Helper()
+	pub, err := pki.ServiceAccountPublicKey([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pub)
 }

@@ -82,6 +82,12 @@ func runPreflight(ctx context.Context, d InitData) error {
 		for _, f := range checkReachability(ctx, d) {
 			add(f)
 		}
+		for _, f := range checkLoadBalancer(ctx, d) {
+			add(f)
+		}
+		for _, f := range checkOperatorEndpoint(ctx, d) {
+			add(f)
+		}
 	}
 	return report(d, rows)
 }

@@ -174,7 +174,7 @@ func installPackages(ctx context.Context, d InitData, h *host.Host) error {
 		"apt-mark hold kubelet kubeadm kubectl >/dev/null",
 	}, " && ")
 	d.Log("runtime", h.Spec.Name, "installing containerd and Kubernetes %s packages (%s)", c.Spec.KubernetesVersion, repo)
-	return h.Exec(ctx, "install packages", script)
+	return h.Exec(ctx, "install packages", aptLocked(script))
 }
 
 var versionRE = regexp.MustCompile(`\bv?\d+\.\d+\.\d+\S*`)
@@ -251,5 +251,14 @@ func runtimeReady(ctx context.Context, c *cluster.Cluster, h *host.Host) error {
 	if want := c.Spec.KubernetesVersion; !strings.Contains(out, "Kubernetes "+want) || !strings.Contains(out, "\n"+want+"\n") {
 		return fmt.Errorf("%s runs %q, not Kubernetes %s", h.Spec.Name, strings.ReplaceAll(out, "\n", "; "), want)
 	}
+	// containerd answers without its CRI service when that plugin failed to
+	// load; the kubelet and kubeadm need it, and say so less clearly.
+	if cri, _, _ := h.Query(ctx, criStatusCmd); cri != "ok" {
+		return fmt.Errorf("containerd on %s runs without its CRI service (plugin io.containerd.grpc.v1 cri: %q): `journalctl -u containerd -b` there says why; a host out of inotify instances (fs.inotify.max_user_instances) is a common cause", h.Spec.Name, cri)
+	}
 	return nil
 }
+
+// criStatusCmd prints the status of containerd's CRI plugin ("ok" when it
+// serves).
+const criStatusCmd = `ctr plugins ls 2>/dev/null | awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" {print $NF}'`

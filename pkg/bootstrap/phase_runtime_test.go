@@ -102,7 +102,7 @@ func TestRuntimePhaseFromPackages(t *testing.T) {
 				assertFiles(t, c, files)
 				assertRanInOrder(t, c,
 					`^for m in overlay br_netfilter; do modprobe \$m`,
-					`^export DEBIAN_FRONTEND=noninteractive && `,
+					`^exec 9>/run/kbs-apt\.lock && flock 9 && export DEBIAN_FRONTEND=noninteractive && `,
 					`^containerd --version$`,
 					`^install -d -m 0755 /etc/containerd /etc/systemd/system/kubelet.service.d /etc/cni/net.d$`,
 					restartContainerdCmd,
@@ -110,8 +110,8 @@ func TestRuntimePhaseFromPackages(t *testing.T) {
 					checkRuntimeCmd)
 				var apt []string
 				for _, cmd := range c.Commands() {
-					if strings.HasPrefix(cmd, "export DEBIAN_FRONTEND=") {
-						apt = append(apt, cmd)
+					if rest, ok := strings.CutPrefix(cmd, aptLockPrefix); ok && strings.HasPrefix(rest, "export DEBIAN_FRONTEND=") {
+						apt = append(apt, rest)
 					}
 				}
 				if len(apt) != 1 || !slices.Equal(strings.Split(apt[0], " && "), aptSteps) {
@@ -165,9 +165,14 @@ func TestRuntimePhaseOnAwkwardHosts(t *testing.T) {
 		},
 		{
 			name:    "apt fails",
-			answers: []answer{{pattern: `^export DEBIAN_FRONTEND=noninteractive && `, err: remotetest.Exit(100, "E: Unable to locate package kubelet")}},
+			answers: []answer{{pattern: `^exec 9>/run/kbs-apt\.lock && flock 9 && export DEBIAN_FRONTEND=noninteractive && `, err: remotetest.Exit(100, "E: Unable to locate package kubelet")}},
 			wantErr: "install packages: master-0: ",
 			notRan:  []string{`systemctl`},
+		},
+		{
+			name:    "containerd up without its CRI service",
+			answers: []answer{{pattern: `^ctr plugins ls `, out: "error\n"}},
+			wantErr: `containerd on master-0 runs without its CRI service (plugin io.containerd.grpc.v1 cri: "error")`,
 		},
 		{
 			name:    "another kubelet after the install",
@@ -253,7 +258,7 @@ func bundleNodeFiles(t *testing.T, spec *cluster.Cluster, role string) map[strin
 	files[ContainerdUnitPath] = fileWant{ContainerdUnit, 0o644}
 	files[KubeletUnitPath] = fileWant{KubeletUnit, 0o644}
 	files[KubeletDropInPath] = fileWant{KubeletDropIn, 0o644}
-	for _, bf := range b.files(role) {
+	for _, bf := range b.files(role, cluster.CNIFlannel) {
 		local, _ := b.local(bf.Rel)
 		data, err := os.ReadFile(local)
 		if err != nil {
@@ -352,7 +357,7 @@ func TestRuntimePhaseImportsImagesAnInterruptedRunLeft(t *testing.T) {
 		c.SetFileEntry(path, remotetest.FileEntry{Data: []byte(w.data), Mode: w.mode, Owner: "root:root"})
 	}
 	c.On(`^ctr -n k8s\.io images ls -q$`, "docker.io/library/busybox:latest\n", nil)
-	c.On(`^ls /var/lib/kbs/images\.tar /var/lib/kbs/images-control-plane\.tar 2>/dev/null; true$`, BundleImages+"\n"+BundleControlPlaneImages+"\n", nil)
+	c.On(`^ls /var/lib/kbs/images\.tar /var/lib/kbs/images-control-plane\.tar /var/lib/kbs/images-calico\.tar 2>/dev/null; true$`, BundleImages+"\n"+BundleControlPlaneImages+"\n", nil)
 	f.ssh.Configure(freshNode(spec, nodeOptions{}))
 	if err := f.run(context.Background(), "runtime"); err != nil {
 		t.Fatalf("%v\n%s", err, f.output())

@@ -47,6 +47,18 @@ func probes(c *cluster.Cluster) []probe {
 	for _, w := range workers {
 		for _, cp := range cps {
 			ps = append(ps, probe{w, cp, 6443, "tcp", "kubelet to API server"})
+			if lb := c.Spec.LoadBalancer; lb != nil {
+				ps = append(ps, probe{w, cp, lb.Port, "tcp", "kubelet to the endpoint (haproxy)"})
+			}
+		}
+	}
+	if len(cps) > 1 {
+		for _, a := range cps {
+			for _, b := range cps {
+				if a.Name != b.Name {
+					ps = append(ps, probe{a, b, 6443, "tcp", "control plane to API server (haproxy, join)"})
+				}
+			}
 		}
 	}
 	if c.Spec.CNI.Plugin == cluster.CNIFlannel {

@@ -35,8 +35,15 @@ type kubeadmToken struct {
 type kubeadmJoin struct {
 	APIVersion       string         `json:"apiVersion"`
 	Kind             string         `json:"kind"`
+	ControlPlane     *kubeadmJoinCP `json:"controlPlane,omitempty"`
 	Discovery        kubeadmDisc    `json:"discovery"`
 	NodeRegistration kubeadmNodeReg `json:"nodeRegistration"`
+}
+
+// kubeadmJoinCP makes a join a control-plane join. No certificateKey: kbs
+// copies the shared certificates itself, nothing is uploaded to the cluster.
+type kubeadmJoinCP struct {
+	LocalAPIEndpoint *kubeadmAPIEndpoint `json:"localAPIEndpoint,omitempty"`
 }
 
 type kubeadmDisc struct {
@@ -189,6 +196,23 @@ func RenderJoinConfig(c *cluster.Cluster, h cluster.Host, token, caHash string) 
 	}})
 }
 
+// RenderControlPlaneJoinConfig is another control plane's JoinConfiguration:
+// a worker's plus its own API endpoint (its address, the API server's port).
+func RenderControlPlaneJoinConfig(c *cluster.Cluster, h cluster.Host, token, caHash string) ([]byte, error) {
+	cp := &kubeadmJoinCP{}
+	if _, err := netip.ParseAddr(h.Address); err == nil {
+		cp.LocalAPIEndpoint = &kubeadmAPIEndpoint{AdvertiseAddress: h.Address, BindPort: apiPort(c)}
+	}
+	return marshalDocs(c, []any{kubeadmJoin{
+		APIVersion: kubeadmAPIVersion, Kind: "JoinConfiguration",
+		ControlPlane: cp,
+		Discovery: kubeadmDisc{BootstrapToken: kubeadmDiscToken{
+			APIServerEndpoint: c.Spec.ControlPlaneEndpoint, Token: token, CACertHashes: []string{caHash},
+		}},
+		NodeRegistration: nodeReg(c, h.Name),
+	}})
+}
+
 func marshalDocs(c *cluster.Cluster, docs []any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("# Written by kbs for cluster " + c.Metadata.Name + "; `kubectl kbs init` rewrites it.\n")
@@ -229,8 +253,13 @@ func apiServerSANs(c *cluster.Cluster) []string {
 	return sans
 }
 
+// apiPort is the port the API servers bind: with one control plane and no
+// kbs-managed load balancer, the endpoint's (as kbs always did, so an
+// existing cluster's configuration does not change); with several or
+// behind kbs's haproxy, 6443 (the load balancer's port is its own).
 func apiPort(c *cluster.Cluster) int {
-	if _, p, err := net.SplitHostPort(c.Spec.ControlPlaneEndpoint); err == nil {
+	cps := c.HostsWithRole(cluster.RoleControlPlane)
+	if _, p, err := net.SplitHostPort(c.Spec.ControlPlaneEndpoint); err == nil && len(cps) == 1 && !c.ManagedLoadBalancer() {
 		if n, err := strconv.Atoi(p); err == nil {
 			return n
 		}

@@ -25,7 +25,7 @@ import (
 // the other binaries follow beside them. It returns the destinations it
 // changed and the archives it imported.
 func installBundle(ctx context.Context, d InitData, h *host.Host, b *Bundle, runtimeReady func(changed []string) error) (changed, imported []string, err error) {
-	files := b.files(h.Spec.Role)
+	files := b.files(h.Spec.Role, d.Cluster().Spec.CNI.Plugin)
 	if h.DryRun() {
 		for _, f := range files {
 			local, _ := b.local(f.Rel)
@@ -165,7 +165,7 @@ func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, 
 // missing (an upload whose import was interrupted).
 func importImages(ctx context.Context, d InitData, h *host.Host, b *Bundle, restarted bool, changed, imported []string) error {
 	var archives []string
-	for _, f := range b.files(h.Spec.Role) {
+	for _, f := range b.files(h.Spec.Role, d.Cluster().Spec.CNI.Plugin) {
 		if isImages(f.Rel) && !slices.Contains(imported, f.Dest) && (restarted || slices.Contains(changed, f.Dest)) {
 			archives = append(archives, f.Dest)
 		}
@@ -175,7 +175,7 @@ func importImages(ctx context.Context, d InitData, h *host.Host, b *Bundle, rest
 			return nil
 		}
 		// Uploaded earlier but never imported (an interrupted run).
-		out, _, _ := h.Query(ctx, "ls "+BundleImages+" "+BundleControlPlaneImages+" 2>/dev/null; true")
+		out, _, _ := h.Query(ctx, "ls "+BundleImages+" "+BundleControlPlaneImages+" "+BundleCalicoImages+" 2>/dev/null; true")
 		archives = strings.Fields(out)
 		if h.DryRun() {
 			archives = []string{BundleImages}

@@ -3,6 +3,8 @@ package cluster
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -111,6 +113,7 @@ func TestInvalidSpecs(t *testing.T) {
 		{"bundle without path", "spec:\n", "spec:\n  runtime: {source: bundle}\n", []string{"spec.runtime.bundle: Required", "hack/build-bundle.sh"}},
 		{"bundle path with packages", "spec:\n", "spec:\n  runtime: {bundle: /tmp/b}\n", []string{"spec.runtime.bundle", "only used with source: bundle"}},
 		{"bad cgroup driver", "spec:\n", "spec:\n  runtime: {cgroupDriver: cgroupv2}\n", []string{"spec.runtime.cgroupDriver: Unsupported value", "cgroupfs"}},
+		{"image repository with a shell", "spec:\n", "spec:\n  imageRepository: \"reg.example.com/$(id)\"\n", []string{"spec.imageRepository"}},
 		{"image repository with tag", "spec:\n", "spec:\n  imageRepository: reg.example.com/k8s:v1\n", []string{"spec.imageRepository", "without tag"}},
 		{"ignore all preflight errors", "spec:\n", "spec:\n  kubeadm: {ignorePreflightErrors: [all]}\n", []string{"spec.kubeadm.ignorePreflightErrors[0]: Forbidden", "name the checks"}},
 		{"negative conntrack", "spec:\n", "spec:\n  kubeProxy: {conntrackMaxPerCore: -1}\n", []string{"spec.kubeProxy.conntrackMaxPerCore", "0"}},
@@ -128,6 +131,10 @@ func TestInvalidSpecs(t *testing.T) {
 		{"CNI image with a newline", "spec:\n", "spec:\n  cni: {images: {flannel: \"reg.example.com/flannel:v1\\n  hostNetwork: true\"}}\n", []string{"spec.cni.images[flannel]", "image reference"}},
 		{"CNI image with upper case", "spec:\n", "spec:\n  cni: {images: {flannel: \"Reg/Flannel:v1\"}}\n", []string{"spec.cni.images[flannel]", "image reference"}},
 		{"extraArg with dashes", "spec:\n", "spec:\n  apiServer: {extraArgs: [{name: --audit-log-path, value: /x}]}\n", []string{"spec.apiServer.extraArgs[0].name", "without leading dashes"}},
+		{"unknown calico backend", "spec:\n", "spec:\n  cni: {plugin: calico, calico: {backend: bgp}}\n  networking: {podSubnet: 10.244.0.0/16}\n", []string{"spec.cni.calico.backend: Unsupported value: \"bgp\"", "vxlan"}},
+		{"calico settings with flannel", "spec:\n", "spec:\n  cni: {plugin: flannel, calico: {mtu: 1400}}\n", []string{"spec.cni.calico: Forbidden", "plugin: calico"}},
+		{"calico MTU too small", "spec:\n", "spec:\n  cni: {plugin: calico, calico: {mtu: 500}}\n  networking: {podSubnet: 10.244.0.0/16}\n", []string{"spec.cni.calico.mtu", "1280 and 9000"}},
+		{"calico's default pool over the nodes", "spec:\n", "spec:\n  cni: {plugin: calico}\n  networking: {nodeSubnet: 192.168.1.0/24}\n", []string{"spec.networking.nodeSubnet", "192.168.0.0/16, calico's default pod network"}},
 		{"bad certSAN", "spec:\n", "spec:\n  apiServer: {certSANs: [\"not valid!\"]}\n", []string{"spec.apiServer.certSANs[0]"}},
 	}
 	for _, tt := range tests {
@@ -155,6 +162,7 @@ func TestInvalidSpecs(t *testing.T) {
 
 func TestExamplesAreValidAndFormAnInventory(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "inventory.yaml" })
 	if len(files) != 6 {
 		t.Fatalf("want the notes' six clusters in examples/, found %d files", len(files))
 	}
@@ -176,9 +184,25 @@ func TestExamplesAreValidAndFormAnInventory(t *testing.T) {
 	if err != nil || len(cs) != 6 {
 		t.Fatalf("inventory of the six examples: %d clusters, %v", len(cs), err)
 	}
+	// examples/inventory.yaml is the same six, so that neither drifts.
+	committed, err := Load(filepath.Join("..", "..", "examples", "inventory.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := func(cs []*Cluster) map[string]*Cluster {
+		m := map[string]*Cluster{}
+		for _, c := range cs {
+			m[c.Metadata.Name] = c
+		}
+		return m
+	}
+	if !reflect.DeepEqual(byName(committed), byName(cs)) {
+		t.Error("examples/inventory.yaml differs from the six examples/*.yaml: keep them the same")
+	}
+	// The notes' ik8s: one base node in the spec (the cluster lacks it).
 	ik8s, err := LoadOne(path, "ik8s")
-	if err != nil || len(ik8s.HostsWithRole(RoleWorker)) != 0 {
-		t.Fatalf("ik8s should have no worker: %v", err)
+	if err != nil || len(ik8s.HostsWithRole(RoleWorker)) != 1 {
+		t.Fatalf("ik8s should list its one base node: %v", err)
 	}
 	if _, err := LoadOne(path, ""); err == nil || !strings.Contains(err.Error(), "--cluster") {
 		t.Fatalf("an inventory without a chosen cluster: %v", err)

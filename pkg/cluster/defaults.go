@@ -1,6 +1,10 @@
 package cluster
 
-import "net"
+import (
+	"hash/fnv"
+	"net"
+	"strconv"
+)
 
 // Defaults applied by SetDefaults.
 const (
@@ -12,8 +16,11 @@ const (
 	DefaultEtcdDataDir   = "/var/lib/etcd"
 	DefaultEtcdCertValid = "43800h"
 	APIServerPort        = "6443"
-	CgroupDriverSystemd  = "systemd"
-	CgroupDriverCgroupfs = "cgroupfs"
+	// DefaultLoadBalancerPort is haproxy's port on the control planes: the
+	// API servers hold 6443 on the same hosts.
+	DefaultLoadBalancerPort = 8443
+	CgroupDriverSystemd     = "systemd"
+	CgroupDriverCgroupfs    = "cgroupfs"
 )
 
 // CNIImageNames are the images each CNI's manifest uses, by name.
@@ -44,6 +51,14 @@ func SetDefaults(c *Cluster) {
 	if s.Networking.PodSubnet == "" {
 		s.Networking.PodSubnet = defaultPodSubnet[s.CNI.Plugin]
 	}
+	if s.CNI.Plugin == CNICalico {
+		if s.CNI.Calico == nil {
+			s.CNI.Calico = &Calico{}
+		}
+		if s.CNI.Calico.Backend == "" {
+			s.CNI.Calico.Backend = CalicoBackendVXLAN
+		}
+	}
 	if s.Networking.ServiceSubnet == "" {
 		s.Networking.ServiceSubnet = DefaultServiceSubnet
 	}
@@ -65,12 +80,38 @@ func SetDefaults(c *Cluster) {
 	if s.Runtime.CgroupDriver == "" {
 		s.Runtime.CgroupDriver = CgroupDriverSystemd
 	}
+	if lb := s.LoadBalancer; lb != nil {
+		if lb.Port == 0 {
+			lb.Port = DefaultLoadBalancerPort
+		}
+		if lb.VirtualRouterID == 0 {
+			lb.VirtualRouterID = defaultRouterID(c.Metadata.Name)
+		}
+	}
 	if s.ControlPlaneEndpoint == "" {
-		if cps := c.HostsWithRole(RoleControlPlane); len(cps) > 0 && cps[0].Address != "" {
+		// Several control planes and no load balancer: no default: an
+		// endpoint on one of them would not survive its loss (validation
+		// says what to add).
+		cps := c.HostsWithRole(RoleControlPlane)
+		switch {
+		case s.LoadBalancer != nil && s.LoadBalancer.VIP != "":
+			s.ControlPlaneEndpoint = net.JoinHostPort(s.LoadBalancer.VIP, strconv.Itoa(s.LoadBalancer.Port))
+		case len(cps) == 1 && cps[0].Address != "":
 			s.ControlPlaneEndpoint = net.JoinHostPort(cps[0].Address, APIServerPort)
 		}
 	}
 }
+
+// defaultRouterID spreads clusters over VRRP router ids 1-255 by name, so
+// that two kbs clusters on one network rarely collide by default.
+func defaultRouterID(name string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return int(h.Sum32()%255) + 1
+}
+
+// ManagedLoadBalancer says whether kbs runs the control-plane endpoint.
+func (c *Cluster) ManagedLoadBalancer() bool { return c.Spec.LoadBalancer != nil }
 
 // HostsWithRole returns the hosts of one role, in spec order.
 func (c *Cluster) HostsWithRole(role string) []Host {

@@ -42,16 +42,21 @@ type Metadata struct {
 type ClusterSpec struct {
 	// KubernetesVersion is the version kubeadm installs, e.g. v1.37.2.
 	KubernetesVersion string `json:"kubernetesVersion"`
-	// ControlPlaneEndpoint is host:port of the API server (a load balancer
-	// with several control-plane hosts); default: the first control-plane
-	// host's address and 6443.
-	ControlPlaneEndpoint string     `json:"controlPlaneEndpoint,omitempty"`
-	Networking           Networking `json:"networking,omitempty"`
-	CNI                  CNI        `json:"cni,omitempty"`
-	Etcd                 Etcd       `json:"etcd,omitempty"`
-	APIServer            Component  `json:"apiServer,omitempty"`
-	ControllerManager    Component  `json:"controllerManager,omitempty"`
-	Scheduler            Component  `json:"scheduler,omitempty"`
+	// ControlPlaneEndpoint is host:port of the API server: a load balancer
+	// the operator runs in front of several control-plane hosts, or the
+	// loadBalancer's VIP and port. Default: with one control plane, its
+	// address and 6443; with several, spec.loadBalancer's VIP and port.
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
+	// LoadBalancer, when set, makes kbs run the endpoint itself: keepalived
+	// holds a virtual IP on one control plane and haproxy on every control
+	// plane forwards to every API server.
+	LoadBalancer      *LoadBalancer `json:"loadBalancer,omitempty"`
+	Networking        Networking    `json:"networking,omitempty"`
+	CNI               CNI           `json:"cni,omitempty"`
+	Etcd              Etcd          `json:"etcd,omitempty"`
+	APIServer         Component     `json:"apiServer,omitempty"`
+	ControllerManager Component     `json:"controllerManager,omitempty"`
+	Scheduler         Component     `json:"scheduler,omitempty"`
 	// Runtime says how the container runtime and the kube binaries get onto
 	// the nodes.
 	Runtime Runtime `json:"runtime,omitempty"`
@@ -68,6 +73,9 @@ type ClusterSpec struct {
 
 // Networking holds the cluster's address ranges.
 type Networking struct {
+	// PodSubnet is the pods' network (calico's IP pool); default: the
+	// plugin's customary one, 10.244.0.0/16 for flannel, 192.168.0.0/16
+	// (calico's default pool) for calico.
 	PodSubnet     string `json:"podSubnet,omitempty"`
 	ServiceSubnet string `json:"serviceSubnet,omitempty"`
 	// NodeSubnet, when set, must contain every host address.
@@ -82,6 +90,45 @@ type CNI struct {
 	// "flannel", "flannel-cni-plugin"), for air-gapped clusters whose
 	// images carry other names or tags.
 	Images map[string]string `json:"images,omitempty"`
+	// Calico holds calico's settings (plugin: calico only).
+	Calico *Calico `json:"calico,omitempty"`
+}
+
+// Calico backends kbs can install.
+const (
+	// CalicoBackendVXLAN encapsulates pod traffic between nodes in VXLAN
+	// (UDP 4789): no BGP daemon, no routing requirement on the network.
+	CalicoBackendVXLAN = "vxlan"
+)
+
+// Calico configures calico's pod network.
+type Calico struct {
+	// Backend is how pod traffic crosses nodes: vxlan (the default and,
+	// for now, the only one kbs installs).
+	Backend string `json:"backend,omitempty"`
+	// MTU of the pod interfaces and the tunnel; 0 (the default) lets
+	// calico derive it on each node from the interface that carries the
+	// node's address, less the VXLAN header.
+	MTU int `json:"mtu,omitempty"`
+}
+
+// LoadBalancer is the kbs-managed control-plane endpoint, the arrangement
+// kubeadm's HA documentation describes: keepalived (VRRP) moves VIP between
+// the control-plane hosts, haproxy on each listens on Port (never the API
+// server's own 6443 on the same host) and forwards to every API server that
+// answers /readyz.
+type LoadBalancer struct {
+	// VIP is the virtual IPv4 address, on the control planes' network and
+	// held by no machine yet.
+	VIP string `json:"vip"`
+	// Port haproxy listens on, on every control-plane host (default 8443).
+	Port int `json:"port,omitempty"`
+	// Interface carries the VIP; default: the interface each control plane
+	// routes the VIP through.
+	Interface string `json:"interface,omitempty"`
+	// VirtualRouterID is the VRRP router id (1-255), unique on the network;
+	// default: derived from the cluster's name.
+	VirtualRouterID int `json:"virtualRouterID,omitempty"`
 }
 
 // Etcd configures the external etcd kbs runs on the etcd hosts.

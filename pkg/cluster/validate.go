@@ -37,6 +37,7 @@ func Validate(c *Cluster) error {
 	if p := c.Spec.CNI.Plugin; p != CNIFlannel && p != CNICalico {
 		errs = append(errs, field.NotSupported(spec.Child("cni", "plugin"), p, []string{CNIFlannel, CNICalico}))
 	}
+	errs = append(errs, validateCalico(spec.Child("cni", "calico"), c.Spec.CNI)...)
 	for k, v := range c.Spec.CNI.Images {
 		ip := spec.Child("cni", "images").Key(k)
 		if !slices.Contains(CNIImageNames[c.Spec.CNI.Plugin], k) {
@@ -46,6 +47,7 @@ func Validate(c *Cluster) error {
 		}
 	}
 	errs = append(errs, validateEndpoint(spec.Child("controlPlaneEndpoint"), c)...)
+	errs = append(errs, validateLoadBalancer(spec.Child("loadBalancer"), c)...)
 	errs = append(errs, validateEtcd(spec.Child("etcd"), c.Spec.Etcd)...)
 	errs = append(errs, validateSSH(spec.Child("ssh"), c.Spec.SSH)...)
 	errs = append(errs, validateRuntime(spec, c.Spec)...)
@@ -116,6 +118,10 @@ func validateRoles(p *field.Path, c *Cluster) field.ErrorList {
 	if cps == 0 {
 		errs = append(errs, field.Required(p, "at least one host with role control-plane"))
 	}
+	if cps > 1 && c.Spec.ControlPlaneEndpoint == "" {
+		errs = append(errs, field.Required(field.NewPath("spec", "controlPlaneEndpoint"),
+			fmt.Sprintf("%d control-plane hosts need one endpoint in front of them: set spec.loadBalancer.vip for a kbs-managed VIP (keepalived and haproxy on the control planes), or spec.controlPlaneEndpoint to the load balancer you run", cps)))
+	}
 	return errs
 }
 
@@ -161,7 +167,11 @@ func validateNetworking(p *field.Path, c *Cluster) field.ErrorList {
 			pa, okA := nets[a]
 			pb, okB := nets[b]
 			if okA && okB && pa.Overlaps(pb) {
-				errs = append(errs, field.Invalid(p.Child(b), nets[b].String(), fmt.Sprintf("overlaps %s %s: the networks must be disjoint", a, pa)))
+				what := fmt.Sprintf("overlaps %s %s: the networks must be disjoint", a, pa)
+				if a == "podSubnet" && n.PodSubnet == defaultPodSubnet[c.Spec.CNI.Plugin] {
+					what = fmt.Sprintf("overlaps podSubnet %s, %s's default pod network: set spec.networking.podSubnet to a network apart from the nodes and services", pa, c.Spec.CNI.Plugin)
+				}
+				errs = append(errs, field.Invalid(p.Child(b), nets[b].String(), what))
 			}
 		}
 	}
@@ -207,7 +217,25 @@ func validateEndpoint(p *field.Path, c *Cluster) field.ErrorList {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return field.ErrorList{field.Invalid(p, ep, "port must be 1-65535")}
 	}
-	return validateAddress(p, host)
+	if errs := validateAddress(p, host); len(errs) > 0 || c.Spec.LoadBalancer != nil {
+		return errs // a VIP's placement is checked as spec.loadBalancer.vip
+	}
+	return endpointOutsideClusterNets(p, ep, host, c.Spec.Networking)
+}
+
+// endpointOutsideClusterNets refuses an endpoint address inside the pod or
+// service network: every node would route it into the cluster instead.
+func endpointOutsideClusterNets(p *field.Path, ep, host string, n Networking) field.ErrorList {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil
+	}
+	for _, f := range []struct{ name, cidr string }{{"podSubnet", n.PodSubnet}, {"serviceSubnet", n.ServiceSubnet}} {
+		if pfx, err := netip.ParsePrefix(f.cidr); err == nil && pfx.Contains(ip) {
+			return field.ErrorList{field.Invalid(p, ep, fmt.Sprintf("lies inside spec.networking.%s %s: the nodes would route it into the cluster; use an address on the hosts' network", f.name, pfx))}
+		}
+	}
+	return nil
 }
 
 var userRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*[$]?$`)
@@ -285,7 +313,10 @@ func validateRuntime(spec *field.Path, s ClusterSpec) field.ErrorList {
 		last := r[strings.LastIndex(r, "/")+1:]
 		// A colon is fine in the registry's host:port, not in the last
 		// path element, where it would be a tag.
-		if strings.ContainsAny(r, " @\t") || last == "" || (strings.Contains(r, "/") && strings.Contains(last, ":")) {
+		// The reference grammar (as for CNI images) also keeps $( ) and
+		// quotes out: the repository ends up in image names on the nodes.
+		_, refErr := reference.ParseNormalizedNamed(r + "/pause:1")
+		if refErr != nil || strings.ContainsAny(r, " @\t") || last == "" || (strings.Contains(r, "/") && strings.Contains(last, ":")) {
 			errs = append(errs, field.Invalid(spec.Child("imageRepository"), r, "must be a registry path such as registry.example.com/k8s, without tag or trailing slash"))
 		}
 	}

@@ -189,13 +189,18 @@ func (o *InitOptions) Validate() error {
 	if err := bootstrap.InitWorkflow().CheckNames(o.SkipPhases); err != nil {
 		return err
 	}
-	// Found now, not after etcd and kubeadm ran: the cni phase would refuse.
-	cniRuns := !slices.Contains(o.SkipPhases, "cni") && (len(o.Only) == 0 || slices.Contains(o.Only, "cni"))
-	if p := o.spec.Spec.CNI.Plugin; p != cluster.CNIFlannel && cniRuns {
-		return fmt.Errorf("spec.cni.plugin %q: kbs embeds only flannel's manifest so far; install %s yourself and add --skip-phases cni", p, p)
+	if _, err := bootstrap.CheckBundle(o.spec); err != nil {
+		return err
 	}
-	_, err := bootstrap.CheckBundle(o.spec)
-	return err
+	// Found now, not after etcd and kubeadm ran: calico's manifest (the
+	// bundle's, or downloaded) must be the pinned release.
+	cniRuns := !slices.Contains(o.SkipPhases, "cni") && (len(o.Only) == 0 || slices.Contains(o.Only, "cni"))
+	if o.spec.Spec.CNI.Plugin == cluster.CNICalico && cniRuns {
+		if _, err := bootstrap.CNIObjects(context.Background(), o.spec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // kubeconfigPath is the file the admin context goes to: --kubeconfig, else

@@ -1,15 +1,29 @@
 package cmd
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-kbs/kbs/pkg/bootstrap"
 )
 
-// A spec init cannot finish is refused before any host is contacted.
-func TestInitRefusesUnembeddedCNIUpFront(t *testing.T) {
+// A calico manifest that is not the pinned release stops init before any
+// host is contacted, naming where it came from; with the cni phase skipped
+// the rest plans.
+func TestInitRefusesAnUnpinnedCalicoManifestUpFront(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-calico}\n"))
+	}))
+	defer srv.Close()
+	old := bootstrap.CalicoManifestURL
+	bootstrap.CalicoManifestURL = srv.URL + "/calico-vxlan.yaml"
+	defer func() { bootstrap.CalicoManifestURL = old }()
 	state := t.TempDir()
 	_, _, err := run(t, "init", "-f", "../../examples/hk8s.yaml", "--state-dir", state, "--dry-run")
-	if err == nil || !strings.Contains(err.Error(), "--skip-phases cni") {
+	if err == nil || !strings.Contains(err.Error(), bootstrap.CalicoManifestURL) || !strings.Contains(err.Error(), "not the release kbs pins") {
 		t.Fatalf("calico: %v", err)
 	}
 	if out, _, err := run(t, "init", "-f", "../../examples/hk8s.yaml", "--state-dir", state, "--dry-run", "--skip-phases", "cni"); err != nil {

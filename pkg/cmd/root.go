@@ -45,6 +45,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdDiag(configFlags, streams),
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),
+		NewCmdClusters(configFlags, streams),
 	)
 	return root
 }

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -19,11 +22,17 @@ func addJSON(b *Bundle, node, name string, v any, err error) Source {
 	if err != nil {
 		return b.Add(node, name, "api", errReader{err})
 	}
+	src := Source{Node: node, Name: name, Transport: "api"}
+	if pods, ok := v.(*corev1.PodList); ok && b.redact {
+		if n := redactPodEnv(pods); n > 0 {
+			src.pre = map[string]int{ruleEnvSecret: n}
+		}
+	}
 	data, merr := json.MarshalIndent(v, "", "  ")
 	if merr != nil {
-		return b.Add(node, name, "api", errReader{merr})
+		return b.AddSource(src, errReader{merr})
 	}
-	return b.Add(node, name, "api", bytes.NewReader(data))
+	return b.AddSource(src, bytes.NewReader(data))
 }
 
 type errReader struct{ err error }
@@ -41,7 +50,39 @@ func CollectCluster(ctx context.Context, cs kubernetes.Interface, b *Bundle) []S
 	if s := addJSON(b, ClusterDir, "nodes.json", nodes, err); s.Status != "ok" {
 		failed = append(failed, s)
 	}
+	if s := b.Add(ClusterDir, "network.txt", "api", strings.NewReader(networkFacts(ctx, cs))); s.Status != "ok" {
+		failed = append(failed, s)
+	}
 	return failed
+}
+
+// networkFacts are the pod subnet kubeadm was given and, on a calico
+// cluster, its IP pools, one per line ("podSubnet CIDR", "ippool NAME
+// CIDR"); what cannot be read is left out.
+func networkFacts(ctx context.Context, cs kubernetes.Interface) string {
+	var b strings.Builder
+	if cm, err := cs.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{}); err == nil {
+		for _, line := range strings.Split(cm.Data["ClusterConfiguration"], "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == "podSubnet" {
+				fmt.Fprintf(&b, "podSubnet %s\n", strings.TrimSpace(v))
+			}
+		}
+	}
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/crd.projectcalico.org/v1/ippools").DoRaw(ctx)
+	if err == nil {
+		var pools struct {
+			Items []struct {
+				Metadata struct{ Name string }
+				Spec     struct{ CIDR string }
+			}
+		}
+		if json.Unmarshal(raw, &pools) == nil {
+			for _, p := range pools.Items {
+				fmt.Fprintf(&b, "ippool %s %s\n", p.Metadata.Name, p.Spec.CIDR)
+			}
+		}
+	}
+	return b.String()
 }
 
 // CollectNodeAPI reads what the API knows of one node: its events first

@@ -35,6 +35,8 @@ type Source struct {
 	Truncated   bool           `json:"truncated,omitempty"`
 	Error       string         `json:"error,omitempty"`
 	Redactions  map[string]int `json:"redactions,omitempty"`
+
+	pre map[string]int // redactions made before the redactor (structural)
 }
 
 // Bundle writes a diagnostics bundle as a tar.gz, one folder per node and a
@@ -80,6 +82,9 @@ func (b *Bundle) SetNode(name string, info NodeInfo) {
 	defer b.mu.Unlock()
 	if b.nodes == nil {
 		b.nodes = map[string]NodeInfo{}
+	}
+	if b.redact {
+		info.Error, info.Fallback = RedactString(info.Error), RedactString(info.Fallback)
 	}
 	b.nodes[name] = info
 }
@@ -150,6 +155,9 @@ func (b *Bundle) add(src Source, r io.Reader, kept *keptStream) Source {
 			copyErr = err
 		}
 		src.Redactions = es.red.Counts()
+		for k, v := range src.pre {
+			src.Redactions[k] += v
+		}
 	}
 	entry := spool
 	if es.kept != nil && !src.Truncated && copyErr == nil {
@@ -202,7 +210,11 @@ func (b *Bundle) writeEntry(name string, spool *os.File) (int64, error) {
 func (b *Bundle) record(src Source, start time.Time, err error) Source {
 	src.Duration = time.Since(start).Round(time.Millisecond).String()
 	if err != nil {
+		// Errors carry remote stderr: they are redacted like the sources.
 		src.Status, src.Error = "failed", err.Error()
+		if b.redact {
+			src.Error = RedactString(src.Error)
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -105,6 +105,11 @@ func Commands(o Options) []Command {
 		{Name: "cni.txt", Cmd: "ls -la /etc/cni/net.d 2>&1; for f in /etc/cni/net.d/*; do [ -f \"$f\" ] && { echo \"== $f\"; cat \"$f\"; }; done; true"},
 		{Name: "kubelet-config.yaml", Cmd: "cat /var/lib/kubelet/config.yaml 2>/dev/null || echo '(no /var/lib/kubelet/config.yaml)'", Roles: []string{"control-plane", "worker"}},
 		{Name: "certificates.txt", Cmd: certsCmd},
+		{Name: "journal/keepalived.log", Cmd: o.journal("keepalived") + " 2>/dev/null | grep -v '^-- No entries --' || true", Roles: []string{"control-plane"}, Log: true},
+		{Name: "journal/haproxy.log", Cmd: o.journal("haproxy") + " 2>/dev/null | grep -v '^-- No entries --' || true", Roles: []string{"control-plane"}, Log: true},
+		{Name: "loadbalancer.txt", Cmd: lbStateCmd, Roles: []string{"control-plane"}},
+		{Name: "calico.txt", Cmd: calicoStateCmd, Roles: []string{"control-plane", "worker"}},
+		{Name: "files/calico-node.log", Cmd: o.filter(calicoLogCmd), Roles: []string{"control-plane", "worker"}, Log: true},
 		{Name: "containers.txt", Cmd: "if command -v crictl >/dev/null; then crictl ps -a 2>&1; else echo '(crictl not installed)'; fi; true", Roles: []string{"control-plane", "worker"}},
 	}
 	for role, names := range logFiles {
@@ -115,6 +120,34 @@ func Commands(o Options) []Command {
 	}
 	return dedupe(cmds)
 }
+
+// lbStateCmd reports the kbs-managed endpoint on a control plane, one fact
+// per line: the units, the VIP (read from keepalived.conf's
+// virtual_ipaddress block only: the file also holds the VRRP password)
+// and whether this host holds it, and haproxy's view of each API server.
+const lbStateCmd = `if [ ! -e /etc/keepalived/keepalived.conf ] && [ ! -e /etc/haproxy/haproxy.cfg ]; then echo 'no load balancer on this host'; exit 0; fi
+for u in keepalived haproxy; do echo "unit $u $(systemctl is-active $u 2>/dev/null)"; done
+vip=$(sed -n '/virtual_ipaddress/,/}/p' /etc/keepalived/keepalived.conf 2>/dev/null | grep -oE '[0-9]+(\.[0-9]+){3}/32' | head -1)
+if [ -n "$vip" ]; then
+  if [ -n "$(ip -o -4 addr show to "$vip")" ]; then echo "vip ${vip%/32} held"; else echo "vip ${vip%/32} not-held"; fi
+fi
+if command -v socat >/dev/null && [ -S /run/haproxy/admin.sock ]; then
+  echo 'show servers state' | socat stdio unix-connect:/run/haproxy/admin.sock 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF > 6 {s = ($6 == 2) ? "up" : "down"; print "backend " $4 " " $5 " " s}'
+else echo 'backends unknown (no socat or no haproxy admin socket)'; fi`
+
+// calicoStateCmd reports calico on a node, one fact per line: its
+// calico-node container's state, whether the VXLAN tunnel exists, and the
+// address blocks felix routes for this node's pods (protocol 80).
+const calicoStateCmd = `if [ ! -e /etc/cni/net.d/10-calico.conflist ] && ! ip link show vxlan.calico >/dev/null 2>&1; then echo 'no calico on this node'; exit 0; fi
+st=$(crictl ps -a --name '^calico-node$' -o json 2>/dev/null | grep -o '"state": *"CONTAINER_[A-Z]*"' | head -1 | grep -o 'CONTAINER_[A-Z]*')
+echo "calico-node ${st:-absent}"
+if ip link show vxlan.calico >/dev/null 2>&1; then echo 'vxlan present'; else echo 'vxlan missing'; fi
+ip -4 route show proto 80 2>/dev/null | awk '$1 == "blackhole" {print "block " $2}'
+true`
+
+// calicoLogCmd is the last calico-node container's log (felix and the
+// startup), which calico writes to stdout only.
+const calicoLogCmd = `{ id=$(crictl ps -a --name '^calico-node$' -q 2>/dev/null | head -1); [ -n "$id" ] && crictl logs --tail 5000 "$id" 2>&1; true; }`
 
 func dedupe(cmds []Command) []Command {
 	byName := map[string]int{}

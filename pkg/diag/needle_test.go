@@ -52,7 +52,7 @@ func TestNeedlesFindEveryRulesLiteral(t *testing.T) {
 		var n needle
 		for _, ru := range rules {
 			if ru.name == tc.rule {
-				n = ru.needle
+				n = ru.needles[0]
 			}
 		}
 		if got := needleStarts(n, []byte(tc.s)); !slices.Equal(got, tc.want) {
@@ -71,7 +71,7 @@ func FuzzNeedle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s []byte) {
 		needles := []needle{beginKeyNeedle}
 		for _, ru := range rules {
-			needles = append(needles, ru.needle)
+			needles = append(needles, ru.needles...)
 		}
 		for _, n := range needles {
 			got, want := needleStarts(n, s), naiveStarts(s, n.lit, n.fold)

@@ -32,19 +32,29 @@ func redact(t *testing.T, in string) (string, map[string]int) {
 // Planted secrets of every kind never come out; the lines around them do.
 func TestRedactsPlantedSecrets(t *testing.T) {
 	secrets := map[string]string{
-		"private-key":     "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx9secretsecretsecretsecretsecretAoGCCqGSM49\n-----END EC PRIVATE KEY-----\n",
-		"bearer-token":    "curl -H 'Authorization: Bearer s3cr3tT0kenValue123456'\n",
-		"jwt":             "token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlc2VjcmV0\n",
-		"bootstrap-token": "kubeadm join 10.0.0.20:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00\n",
-		"url-password":    "proxy=https://ops:hunter2pass@proxy.example.com:3128\n",
-		"password-field":  `{"user":"ops","password":"hunter3pass"}` + "\n",
-		"kubeconfig-key":  "    client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2\n",
-		"aws-access-key":  "AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n",
-		"aws-secret-key":  "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY0\n",
-		"gcp-api-key":     "key=AIzaSyA-abcdefghijklmnopqrstuvwxyz012345\n",
+		"private-key":        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx9secretsecretsecretsecretsecretAoGCCqGSM49\n-----END EC PRIVATE KEY-----\n",
+		"bearer-token":       "curl -H 'Authorization: Bearer s3cr3tT0kenValue123456'\n",
+		"jwt":                "token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlc2VjcmV0\n",
+		"bootstrap-token":    "kubeadm join 10.0.0.20:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00\n",
+		"url-password":       "proxy=https://ops:hunter2pass@proxy.example.com:3128\n",
+		"password-field":     `{"user":"ops","password":"hunter3pass"}` + "\n",
+		"kubeconfig-key":     "    client-key-data: QUJDREVGR0hJSktMTU5PUAkbsplanted==\n",
+		"private-key-base64": "  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2\n",
+		"yaml-block-secret":  "stringData:\n  password: |\n    hunter9 multi line\n    second line\nkind: Secret\n",
+		"aws-access-key":     "AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP\n",
+		"aws-secret-key":     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY0\n",
+		"gcp-api-key":        "key=AIzaSyA-abcdefghijklmnopqrstuvwxyz012345\n",
+		"basic-auth":         "Authorization: Basic b3BzOmh1bnRlcjVwYXNz\n",
+		"url-query-secret":   "GET https://s3.example.com/b/o?X-Amz-Signature=feedfacecafe0123 200\n",
+		"piped-password":     "echo 'hunter6pass' | sudo -S systemctl restart kubelet\n",
+		"cli-secret":         "etcdctl --user root --password hunter7pass member list\n",
+		"token-field":        "    token: opaqueT0kenValue98765\n",
+		"registry-auth":      `{"auths":{"reg.example.com":{"auth":"b3BzOmh1bnRlcjhwYXNz"}}}` + "\n",
+		"encryption-key":     "        secret: c2VjcmV0aXMzMmJ5dGVzbG9uZ2Zvcm1lMTIzNDU2Nzg=\n",
 	}
 	values := []string{"MHcCAQEEIBx9secret", "s3cr3tT0kenValue123456", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIi", "0123456789abcdef", "hunter2pass",
-		"hunter3pass", "LS0tLS1CRUdJTiBQUklWQVRF", "AKIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMI", "AIzaSyA-abcdef"}
+		"hunter3pass", "LS0tLS1CRUdJTiBQUklWQVRF", "QUJDREVGR0hJSktMTU5PUAkbsplanted", "hunter9", "second line", "AKIAABCDEFGHIJKLMNOP", "wJalrXUtnFEMI", "AIzaSyA-abcdef",
+		"b3BzOmh1bnRlcjVwYXNz", "feedfacecafe0123", "hunter6pass", "hunter7pass", "opaqueT0kenValue98765", "b3BzOmh1bnRlcjhwYXNz", "c2VjcmV0aXMzMmJ5"}
 	var in strings.Builder
 	in.WriteString("Nov 25 kubelet[42]: starting\n")
 	for _, name := range RuleNames() {
@@ -58,7 +68,8 @@ func TestRedactsPlantedSecrets(t *testing.T) {
 		}
 	}
 	for _, name := range RuleNames() {
-		if counts[name] == 0 {
+		// env-secret works on pods' objects, not lines (TestStructuredAndErrorRedaction).
+		if counts[name] == 0 && name != ruleEnvSecret {
 			t.Errorf("rule %s counted nothing", name)
 		}
 	}
@@ -95,7 +106,7 @@ func TestLeavesOrdinaryLinesAlone(t *testing.T) {
 }
 
 // BenchmarkRedact measures throughput on journal-like text with a secret
-// now and then; the goal is at least 50 MB/s on one core.
+// now and then; the goal is at least 500 MB/s on one core.
 //
 //	go test -run '^$' -bench Redact -cpu 1 ./pkg/diag
 //
@@ -193,6 +204,12 @@ func FuzzRedact(f *testing.F) {
 func FuzzRedactFastPathMatchesLineByLine(f *testing.F) {
 	for _, s := range plantedSecretsCorpus() {
 		f.Add([]byte(s), 7)
+	}
+	for _, c := range corpus {
+		f.Add([]byte(c.text), 5)
+	}
+	for _, b := range benign {
+		f.Add([]byte(b), 3)
 	}
 	f.Add([]byte("ok line\n-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\nafter a.b abcdef.0123456789abcdef\n"), 11)
 	f.Add([]byte("partial line with pass"), 3)

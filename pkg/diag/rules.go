@@ -33,6 +33,13 @@ var analyzers = []analyzer{
 	{"never-joined", Critical, "a host of the spec is not a node of the cluster", "kubectl kbs join -f SPEC HOST (the operator's ik8s case); if it joined before, kubectl kbs reset -f SPEC HOST first"},
 	{"apiserver-unreachable", Critical, "the node cannot reach the API server", "from the node: curl -k https://API:6443/healthz; check the API server runs (crictl ps on the control plane), the address in /etc/kubernetes/kubelet.conf, firewalls and routes"},
 	{"node-notready", Critical, "the node is NotReady", "the condition's message says why; kubectl describe node and the kubelet journal in this bundle"},
+	{"vip-split", Critical, "the control-plane endpoint's VIP is held by more than one control plane", "VRRP between the control planes is blocked (a firewall dropping IP protocol 112 or the unicast peers) or another cluster uses the same virtual_router_id: fix it, then systemctl restart keepalived on all but one of them"},
+	{"vip-none", Critical, "no control plane holds the control-plane endpoint's VIP", "keepalived gives the VIP up when haproxy is down (its track script): systemctl status keepalived haproxy on the control planes; journal/keepalived.log says which state each entered and why"},
+	{"lb-unit-down", Critical, "keepalived or haproxy is not running on a control plane", "systemctl enable --now keepalived haproxy; journalctl -u haproxy (a configuration error, a port taken) or -u keepalived"},
+	{"lb-backend-down", Warning, "haproxy counts an API server as down", "that control plane's API server fails /readyz or is unreachable on 6443: crictl ps -a and the kube-apiserver log there"},
+	{"calico-node-down", Critical, "calico-node is not running on a node of a calico cluster", "kubectl -n kube-system get pods -l k8s-app=calico-node -o wide; files/calico-node.log in this bundle says why (the datastore unreachable, an IP pool it cannot create, felix failing its health checks)"},
+	{"calico-vxlan-missing", Critical, "calico-node runs but the node has no vxlan.calico interface: pods on other nodes are unreachable", "felix creates the tunnel once the node has a VXLAN tunnel address: check the IP pool has vxlanMode Always or CrossSubnet (kubectl get ippools -o yaml) and files/calico-node.log for VXLAN errors"},
+	{"calico-pool-outside", Critical, "a calico IP pool lies outside the cluster's pod subnet", "pods get addresses kube-proxy and the controllers do not treat as pods: recreate the pool inside networking.podSubnet (kubectl get ippools -o yaml), or set CALICO_IPV4POOL_CIDR to the pod subnet before calico first starts"},
 	{"transport-fallback", Warning, "the preferred transport failed; another one served the node", "the evidence names the failure: an SSH daemon that is down or refuses kbs is worth fixing before the kubelet is needed to reach the node"},
 	{"collection-failed", Critical, "the node could not be read", "the error says which transport failed; check the host is up and sshd runs, or use --via api|pod"},
 }
@@ -133,7 +140,7 @@ func (s *lineState) wants(raw []byte) bool {
 	switch s.f.rel {
 	case "journal/kubelet.log":
 		return bytes.Contains(raw, []byte("kubelet.service: "))
-	case "systemctl-status.txt", "resources.txt", "timedatectl.txt", "listening-ports.txt", "certificates.txt", "cni.txt":
+	case "systemctl-status.txt", "resources.txt", "timedatectl.txt", "listening-ports.txt", "certificates.txt", "cni.txt", "loadbalancer.txt", "calico.txt", "network.txt":
 		return true
 	}
 	return false
@@ -211,6 +218,31 @@ func (s *lineState) line(st *scanState, ev Evidence) {
 					st.report("cert-expiring", s.f.node, ev)
 				}
 			}
+		}
+	case "loadbalancer.txt":
+		switch f := strings.Fields(l); {
+		case len(f) == 3 && f[0] == "unit" && f[2] != "active":
+			st.report("lb-unit-down", s.f.node, ev)
+		case len(f) == 3 && f[0] == "vip":
+			st.fact(s.f.node, "vip-"+f[2], ev)
+		case len(f) == 4 && f[0] == "backend" && f[3] != "up":
+			st.report("lb-backend-down", s.f.node, ev)
+		}
+	case "calico.txt":
+		switch f := strings.Fields(l); {
+		case len(f) == 2 && f[0] == "calico-node" && f[1] != "CONTAINER_RUNNING":
+			st.report("calico-node-down", s.f.node, ev)
+		case len(f) == 2 && f[0] == "calico-node":
+			st.fact(s.f.node, "calico-running", ev)
+		case len(f) == 2 && f[0] == "vxlan" && f[1] == "missing":
+			st.fact(s.f.node, "calico-vxlan-missing", ev)
+		}
+	case "network.txt":
+		switch f := strings.Fields(l); {
+		case len(f) == 2 && f[0] == "podSubnet":
+			st.fact(s.f.node, "pod-subnet", ev)
+		case len(f) == 3 && f[0] == "ippool":
+			st.fact(s.f.node, "ippool", ev)
 		}
 	case "cni.txt":
 		if strings.HasPrefix(l, "== ") {

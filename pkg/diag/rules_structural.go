@@ -2,7 +2,10 @@ package diag
 
 import (
 	"fmt"
+	"maps"
+	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +31,9 @@ func (st *scanState) structural() {
 			st.report("transport-fallback", name, Evidence{Path: "manifest.json", Text: info.Fallback})
 		}
 		facts := st.facts[name]
+		if facts["calico-running"] != nil && facts["calico-vxlan-missing"] != nil {
+			st.report("calico-vxlan-missing", name, facts["calico-vxlan-missing"][0])
+		}
 		st.units(name, facts)
 		st.ports(name, info.Role, facts)
 		if isKubelet(info.Role) && facts["cni-config"] == nil && info.Error == "" && facts["ports"] != nil {
@@ -44,6 +50,61 @@ func (st *scanState) structural() {
 	}
 	st.neverJoined()
 	st.clocks()
+	st.vip()
+	st.calicoPools()
+}
+
+// calicoPools reports calico IP pools outside the pod subnet kubeadm was
+// given (both read from the API into _cluster/network.txt).
+func (st *scanState) calicoPools() {
+	facts := st.facts[ClusterDir]
+	if len(facts["pod-subnet"]) == 0 {
+		return
+	}
+	subnet, err := netip.ParsePrefix(strings.Fields(facts["pod-subnet"][0].Text)[1])
+	if err != nil {
+		return
+	}
+	for _, ev := range facts["ippool"] {
+		pool, err := netip.ParsePrefix(strings.Fields(ev.Text)[2])
+		if err != nil || !subnet.Contains(pool.Addr()) || pool.Bits() < subnet.Bits() {
+			st.report("calico-pool-outside", ClusterDir, ev)
+		}
+	}
+}
+
+// everyControlPlaneRead says whether no control plane's collection failed:
+// one that could not be read may be the VIP's holder.
+func (st *scanState) everyControlPlaneRead() bool {
+	for _, info := range st.manifest.Nodes {
+		if info.Role == "control-plane" && info.Error != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// vip compares the control planes' views of the VIP: exactly one of those
+// that were read must hold it.
+func (st *scanState) vip() {
+	var notHeld []Evidence
+	var holders []string
+	for _, node := range slices.Sorted(maps.Keys(st.facts)) {
+		notHeld = append(notHeld, st.facts[node]["vip-not-held"]...)
+		if len(st.facts[node]["vip-held"]) > 0 {
+			holders = append(holders, node)
+		}
+	}
+	switch {
+	case len(holders) > 1:
+		for _, n := range holders {
+			st.report("vip-split", n, st.facts[n]["vip-held"][0])
+		}
+	case len(holders) == 0 && len(notHeld) > 0 && st.everyControlPlaneRead():
+		for _, ev := range notHeld {
+			st.report("vip-none", splitPath(ev.Path).node, ev)
+		}
+	}
 }
 
 func isKubelet(role string) bool { return role == "control-plane" || role == "worker" }

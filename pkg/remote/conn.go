@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -32,6 +33,10 @@ type conn struct {
 	sudoPass []byte // nil: passwordless sudo
 	sudoErr  error
 	done     chan struct{}
+	// shut is set by Close before the client closes: the Dialer must not
+	// hand out a connection its user closed, and done closes only when the
+	// reader goroutine notices, a moment later.
+	shut atomic.Bool
 }
 
 func newConn(t Target, client *ssh.Client, creds *Credentials) *conn {
@@ -42,9 +47,15 @@ func newConn(t Target, client *ssh.Client, creds *Credentials) *conn {
 
 func (c *conn) Name() string { return c.t.Name }
 
-func (c *conn) Close() error { return c.client.Close() }
+func (c *conn) Close() error {
+	c.shut.Store(true)
+	return c.client.Close()
+}
 
 func (c *conn) closed() bool {
+	if c.shut.Load() {
+		return true
+	}
 	select {
 	case <-c.done:
 		return true
@@ -131,6 +142,10 @@ func (c *conn) run(ctx context.Context, cmd string, o *runOptions, stdout io.Wri
 	var exit *ssh.ExitError
 	if errors.As(err, &exit) {
 		return &ExitError{Host: c.t.Name, Cmd: shorten(cmd), Code: exit.ExitStatus(), Stderr: stderr.String()}
+	}
+	var missing *ssh.ExitMissingError
+	if errors.As(err, &missing) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: the connection was lost while %q ran (the host went down, or sshd was stopped): check that %s is up, then run the same command again: %w", c.t.Name, shorten(cmd), c.t.Name, err)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %q: %w", c.t.Name, shorten(cmd), err)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,12 @@ spec:
 // runDiag runs `kubectl kbs diag node NAMES…` with the binary kbs (SSH
 // only: no kubeconfig) and returns its peak RSS in MiB.
 func runDiag(b *testing.B, kbs, spec, known string, names []string, parallel int) float64 {
+	return runDiagMayFail(b, kbs, spec, known, names, parallel, false)
+}
+
+// runDiagMayFail is runDiag for a collection that fails some nodes (they
+// are down): its exit status is then expected to say so.
+func runDiagMayFail(b *testing.B, kbs, spec, known string, names []string, parallel int, mayFail bool) float64 {
 	b.Helper()
 	out := filepath.Join(b.TempDir(), fmt.Sprintf("b-%d.tar.gz", time.Now().UnixNano()))
 	args := append([]string{"diag", "node"}, names...)
@@ -87,8 +94,10 @@ func runDiag(b *testing.B, kbs, spec, known string, names []string, parallel int
 		b.Fatal(err)
 	}
 	peak := followPeakRSS(cmd.Process.Pid)
-	if err := cmd.Wait(); err != nil {
+	if err := cmd.Wait(); err != nil && !mayFail {
 		b.Fatalf("diag: %v\n%s", err, msg.Bytes())
+	} else if err == nil && mayFail {
+		b.Fatalf("diag succeeded with nodes down:\n%s", msg.Bytes())
 	}
 	os.Remove(out)
 	return float64(<-peak) / 1024
@@ -194,4 +203,46 @@ func BenchmarkDiagCluster(b *testing.B) {
 	}
 	b.ReportMetric(rss, "peak-RSS-MiB")
 	_, _ = n.Exec(ctx, "rm", "-f", "/var/log/etcd.log")
+}
+
+// BenchmarkDiagClusterSomeDown collects 20 nodes of which 5 are down (their
+// addresses answer nothing: each dial waits out its timeout), against the
+// 15 live ones alone in the same run. Dials are parallel, so the dead ones
+// cost one dial timeout, not five, and hold up no live node.
+func BenchmarkDiagClusterSomeDown(b *testing.B) {
+	needNodes(b)
+	n := cluster.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := n.Exec(ctx, "sh", "-c", "yes 'I1125 04:41:02.560724 812 kubelet.go:2400] \"SyncLoop (PLEG)\"' | head -c 1048576 > /var/log/kubelet.log"); err != nil {
+		b.Fatalf("%v: %s", err, out)
+	}
+	live := fanout[:15]
+	base := n.IP.To4()
+	var dead []string
+	for i := range 5 {
+		dead = append(dead, net.IPv4(base[0], base[1], base[2], byte(230+i)).String())
+	}
+	names := func(k int) []string {
+		var out []string
+		for i := range k {
+			out = append(out, fmt.Sprintf("h%d", i))
+		}
+		return out
+	}
+	kbs := kbsBinary(b)
+	// Workers: an etcd role would want an odd number of etcd hosts.
+	liveSpec, allSpec := diagSpec(b, "worker", live), diagSpec(b, "worker", append(append([]string{}, live...), dead...))
+	var liveT, allT time.Duration
+	for b.Loop() {
+		start := time.Now()
+		runDiag(b, kbs, liveSpec, fanoutKeys, names(15), 20)
+		liveT += time.Since(start)
+		start = time.Now()
+		runDiagMayFail(b, kbs, allSpec, fanoutKeys, names(20), 20, true)
+		allT += time.Since(start)
+	}
+	b.ReportMetric(liveT.Seconds()/float64(b.N), "live15-s")
+	b.ReportMetric(allT.Seconds()/float64(b.N), "20with5down-s")
+	_, _ = n.Exec(ctx, "rm", "-f", "/var/log/kubelet.log")
 }

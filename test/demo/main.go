@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubectl-kbs/kbs/test/env"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/nodes"
 )
 
 func main() {
@@ -54,7 +55,14 @@ func up(dir string) error {
 	if os.Getenv("KBS_DEMO_SPARES") != "" {
 		spares = localcluster.Spares
 	}
-	c, err := localcluster.Boot(ctx, true, spares...)
+	// KBS_DEMO_HA=1 boots the HA shape instead (make demo-ha): three etcd,
+	// two control planes behind a VIP, one worker.
+	ha := os.Getenv("KBS_DEMO_HA") != ""
+	boot := func() (*nodes.Cluster, error) { return localcluster.Boot(ctx, true, spares...) }
+	if ha {
+		boot = func() (*nodes.Cluster, error) { return localcluster.BootHA(ctx, true) }
+	}
+	c, err := boot()
 	if err != nil {
 		return err
 	}
@@ -71,7 +79,15 @@ func up(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), kh, 0o600); err != nil {
 		return err
 	}
-	if err := localcluster.WriteSpec(c, "k8s", filepath.Join(dir, "cluster.yaml")); err != nil {
+	if ha {
+		s, err := localcluster.HASpec(c, "k8s")
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(s), 0o600)
+		}
+		if err != nil {
+			return err
+		}
+	} else if err := localcluster.WriteSpec(c, "k8s", filepath.Join(dir, "cluster.yaml")); err != nil {
 		return err
 	}
 	if len(spares) > 0 {

@@ -10,9 +10,9 @@ package localcluster
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/kubectl-kbs/kbs/test/env"
@@ -35,9 +35,63 @@ func Boot(ctx context.Context, keep bool, spares ...string) (*nodes.Cluster, err
 	return nodes.Boot(ctx, nodes.Options{Names: append(append([]string{}, Names...), spares...), Keep: keep})
 }
 
+// HA is the highly available shape: three etcd members, two control
+// planes behind a kbs-managed VIP, one worker.
+var (
+	HANames = []string{"etcd0", "etcd1", "etcd2", "master-0", "master-1", "worker-0"}
+	haRoles = map[string]string{"etcd0": "etcd", "etcd1": "etcd", "etcd2": "etcd", "master-0": "control-plane", "master-1": "control-plane", "worker-0": "worker"}
+)
+
+// BootHA starts the nodes of the HA shape.
+func BootHA(ctx context.Context, keep bool) (*nodes.Cluster, error) {
+	return nodes.Boot(ctx, nodes.Options{Names: HANames, Keep: keep})
+}
+
+// VIP is the address the HA shape's keepalived moves between the control
+// planes: on the nodes' bridge, held by no node (nodes are .10 and up).
+func VIP(c *nodes.Cluster) string {
+	ip := c.Gateway.To4()
+	return fmt.Sprintf("%d.%d.%d.100", ip[0], ip[1], ip[2])
+}
+
+// HASpec is the kbs spec of the HA shape on the booted nodes.
+func HASpec(c *nodes.Cluster, name string) (string, error) {
+	return spec(c, name, haRoles, "  loadBalancer:\n    vip: "+VIP(c)+"\n")
+}
+
 // Spec is the kbs cluster spec for the booted nodes; the spares named in
 // etcd join it as etcd hosts (the others stay out).
 func Spec(c *nodes.Cluster, name string, etcd ...string) (string, error) {
+	r := maps.Clone(roles)
+	for _, n := range etcd {
+		r[n] = "etcd"
+	}
+	return spec(c, name, r, "")
+}
+
+// CalicoSpec is the notes' hk8s shape on the booted nodes: the k8s shape
+// with calico (its images from the bundle) as the pod network.
+func CalicoSpec(c *nodes.Cluster, name string) (string, error) {
+	s, err := spec(c, name, roles, "")
+	if err != nil {
+		return "", err
+	}
+	return strings.Replace(s, flannelCNI, calicoCNI, 1), nil
+}
+
+const (
+	flannelCNI = `  cni:
+    plugin: flannel
+    images:
+      flannel: kbs.local/flannel:v0.28.10
+      flannel-cni-plugin: kbs.local/flannel-cni-plugin:v0.9.1
+`
+	calicoCNI = `  cni:
+    plugin: calico
+`
+)
+
+func spec(c *nodes.Cluster, name string, roles map[string]string, extra string) (string, error) {
 	out, err := env.OutputDir()
 	if err != nil {
 		return "", err
@@ -45,11 +99,7 @@ func Spec(c *nodes.Cluster, name string, etcd ...string) (string, error) {
 	bin := filepath.Join(out, "bin")
 	var hosts strings.Builder
 	for _, n := range c.Nodes {
-		role := roles[n.Name]
-		if slices.Contains(etcd, n.Name) {
-			role = "etcd"
-		}
-		if role != "" {
+		if role := roles[n.Name]; role != "" {
 			fmt.Fprintf(&hosts, "  - {name: %s, role: %s, address: %s}\n", n.Name, role, n.IP)
 		}
 	}
@@ -72,12 +122,7 @@ spec:
     conntrackMaxPerCore: 0
   kubeadm:
     ignorePreflightErrors: [SystemVerification]
-  cni:
-    plugin: flannel
-    images:
-      flannel: kbs.local/flannel:v0.28.10
-      flannel-cni-plugin: kbs.local/flannel-cni-plugin:v0.9.1
-  networking:
+%[7]s  networking:
     podSubnet: 10.244.0.0/16
     serviceSubnet: 10.96.0.0/12
   etcd:
@@ -85,8 +130,8 @@ spec:
   ssh:
     user: root
     keyFile: %[4]s
-  hosts:
-%[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String()), nil
+%[6]s  hosts:
+%[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String(), extra, flannelCNI), nil
 }
 
 // WriteSpec writes the spec to path (0600), with the spares named in etcd

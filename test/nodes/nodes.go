@@ -79,6 +79,9 @@ func Boot(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if _, err := rootfsDir(); err != nil {
 		return nil, err
 	}
+	if err := raiseHostLimits(); err != nil {
+		return nil, err
+	}
 	newRun := env.NewRunDir
 	if opts.Keep {
 		newRun = env.NewKeptRunDir

@@ -27,6 +27,11 @@ var planted = []string{
 	"kubeadm join 10.0.0.20:6443 --token kbspln.0123456789kbspln",
 	"https://admin:kbsplantedurlpassword@registry.example.com/v2/",
 	"password: kbsplantedpassword",
+	"GET https://s3.example.com/b/o?X-Amz-Signature=kbsplantedsignature0123 200",
+	"echo kbsplantedpipedpassword | sudo -S true",
+	"Authorization: Basic a2JzcGxhbnRlZGJhc2ljYXV0aA==",
+	"  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCmticGxhbnRlZA==",
+	"-----BEGIN PGP PRIVATE KEY BLOCK-----\nkbsplantedpgpkey\n-----END PGP PRIVATE KEY BLOCK-----",
 	"AKIAKBSPLANTED012345",
 }
 
@@ -80,7 +85,7 @@ func testDiag(t *testing.T, p paths) {
 			}
 			return s
 		}(), "\n")
-		for _, secret := range []string{"kbsplanted", "planted0key0material", "0123456789kbspln", "AKIAKBSPLANTED"} {
+		for _, secret := range []string{"kbsplanted", "planted0key0material", "0123456789kbspln", "AKIAKBSPLANTED", "a2JzcGxhbnRlZGJhc2ljYXV0aA", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCmticGxhbnRlZA"} {
 			if strings.Contains(all, secret) {
 				t.Errorf("the bundle holds planted secret %q", secret)
 			}

@@ -14,10 +14,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/smoke"
+	"github.com/kubectl-kbs/kbs/test/workload"
 )
 
 func localClusterSpec() (string, error) { return localcluster.Spec(cluster, "k8s") }
@@ -105,7 +106,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	})
 
 	t.Run("pods on every worker, pod to pod across nodes, a Service, DNS", func(t *testing.T) {
-		workloads(t, cs)
+		workload.Check(t, cs)
 	})
 
 	t.Run("no bootstrap token is left valid or in a file on any node", func(t *testing.T) {
@@ -153,6 +154,10 @@ func TestClusterEndToEnd(t *testing.T) {
 
 	t.Run("etcd and certificates on day 2", func(t *testing.T) { testEtcdDay2(t, p) })
 
+	// After the checks that measure restarts and API gaps: the smoke specs'
+	// pods load the machine.
+	t.Run("conformance smoke", func(t *testing.T) { smoke.Run(t, p.spec, cluster.KnownHosts, p.kubeconfig) })
+
 	// Last: it takes worker-1 down for good.
 	t.Run("diag keeps the bundle when a node powers off mid-collection", func(t *testing.T) { poweredOffMidCollection(t, p) })
 }
@@ -188,25 +193,5 @@ func snapshot(t *testing.T, cs kubernetes.Interface) string {
 
 func waitPod(t *testing.T, cs kubernetes.Interface, ns, name string, phase corev1.PodPhase) *corev1.Pod {
 	t.Helper()
-	var pod *corev1.Pod
-	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		pod, err = cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		if pod.Status.Phase == corev1.PodFailed && phase != corev1.PodFailed {
-			return false, fmt.Errorf("pod failed")
-		}
-		return pod.Status.Phase == phase, nil
-	})
-	if err != nil {
-		logs, _ := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(context.Background())
-		phaseNow := corev1.PodPhase("unknown")
-		if pod != nil {
-			phaseNow = pod.Status.Phase
-		}
-		t.Fatalf("pod %s/%s: want %s, is %s (%v); logs:\n%s", ns, name, phase, phaseNow, err, logs)
-	}
-	return pod
+	return workload.WaitPod(t, cs, ns, name, phase)
 }

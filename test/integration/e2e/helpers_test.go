@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-kbs/kbs/test/nodes"
+	"github.com/kubectl-kbs/kbs/test/workload"
 )
 
 // paths of one test cluster on the operator's side.
@@ -87,15 +87,7 @@ func mustKbs(t *testing.T, args ...string) (string, string) {
 
 func client(t *testing.T, p paths) kubernetes.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", p.kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cs
+	return workload.Client(t, p.kubeconfig)
 }
 
 func node(name string) *nodes.Node {

@@ -52,7 +52,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building kubectl-kbs:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Five minutes: in make test other packages build and boot their nodes
+	// beside these, and CI once saw six nodes take longer than two.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cluster, err = localcluster.Boot(ctx, false, localcluster.Spares...)
 	if err != nil {

@@ -6,7 +6,10 @@
 //
 //	kbs-images -out images.tar -spec images.json
 //
-// The spec is a JSON list of {"ref", "base", "files": {dest: src}, "entrypoint"}.
+// The spec is a JSON list of {"ref", "base", "files": {dest: src},
+// "entrypoint", "cmd", "user", "dirs": {path: owner uid}, "links": {path:
+// target}}: "dirs" are empty directories a non-root "user" may write to,
+// "links" symbolic links (a busybox's applets).
 // "base" names a tar file used as the first layer (shared between images, so
 // containerd stores it once).
 package main
@@ -35,6 +38,10 @@ type imageSpec struct {
 	Base       string            `json:"base,omitempty"`
 	Files      map[string]string `json:"files"`
 	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Cmd        []string          `json:"cmd,omitempty"`
+	User       string            `json:"user,omitempty"`
+	Dirs       map[string]int    `json:"dirs,omitempty"`
+	Links      map[string]string `json:"links,omitempty"`
 }
 
 func main() {
@@ -99,7 +106,7 @@ func build(s imageSpec, bases map[string]v1.Layer, layerPath string) (v1.Image, 
 		}
 		layers = append(layers, l)
 	}
-	if err := writeLayer(layerPath, s.Files); err != nil {
+	if err := writeLayer(layerPath, s.Files, s.Dirs, s.Links); err != nil {
 		return nil, err
 	}
 	top, err := tarball.LayerFromFile(layerPath)
@@ -117,13 +124,16 @@ func build(s imageSpec, bases map[string]v1.Layer, layerPath string) (v1.Image, 
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Config.Entrypoint = s.Entrypoint
+	cf.Config.User = s.User
+	cf.Config.Cmd = s.Cmd
 	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	return mutate.ConfigFile(img, cf)
 }
 
-// writeLayer writes the files (dest path in the image → local source) and
-// their parent directories into an uncompressed layer tar.
-func writeLayer(p string, files map[string]string) error {
+// writeLayer writes the files (dest path in the image → local source), their
+// parent directories and the owned empty directories into an uncompressed
+// layer tar.
+func writeLayer(p string, files map[string]string, owned map[string]int, links map[string]string) error {
 	f, err := os.Create(p)
 	if err != nil {
 		return err
@@ -137,7 +147,11 @@ func writeLayer(p string, files map[string]string) error {
 	sort.Strings(dests)
 	epoch := time.Unix(0, 0)
 	dirs := map[string]bool{}
-	for _, dest := range dests {
+	parentsOf := append([]string{}, dests...)
+	for l := range links {
+		parentsOf = append(parentsOf, l)
+	}
+	for _, dest := range parentsOf {
 		dest = strings.TrimPrefix(path.Clean("/"+dest), "/")
 		for dir := path.Dir(dest); dir != "."; dir = path.Dir(dir) {
 			if dirs[dir] {
@@ -146,18 +160,35 @@ func writeLayer(p string, files map[string]string) error {
 			dirs[dir] = true
 		}
 	}
+	uid := map[string]int{}
+	for d, owner := range owned {
+		d = strings.TrimPrefix(path.Clean("/"+d), "/")
+		dirs[d], uid[d] = true, owner
+	}
 	dirList := make([]string, 0, len(dirs))
 	for d := range dirs {
 		dirList = append(dirList, d)
 	}
 	sort.Strings(dirList)
 	for _, d := range dirList {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch}); err != nil {
+		hdr := &tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: epoch, Uid: uid[d], Gid: uid[d]}
+		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
 	}
 	for _, dest := range dests {
 		if err := addFile(tw, strings.TrimPrefix(path.Clean("/"+dest), "/"), files[dest], epoch); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(links))
+	for l := range links {
+		names = append(names, l)
+	}
+	sort.Strings(names)
+	for _, l := range names {
+		hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: strings.TrimPrefix(path.Clean("/"+l), "/"), Linkname: links[l], Mode: 0o777, ModTime: epoch}
+		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
 	}

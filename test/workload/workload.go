@@ -1,19 +1,26 @@
-//go:build integration
-
-package e2e
+// Package workload is what the end-to-end tests run on a cluster kbs
+// built, whatever its pod network: a server pod on each worker, a Service,
+// a client on one worker that reaches the server on the other by pod IP,
+// Service IP and DNS name — and, where the network enforces them,
+// NetworkPolicies.
+package workload
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
-// The images the bundle imported: CoreDNS serves HTTP on /health, the
-// flannel image has bash, getent and coreutils for a client.
+// The images the bundle imported on every node: CoreDNS serves HTTP on
+// /health, the flannel image has bash, getent and coreutils for a client.
 const (
 	serverImage = "kbs.local/coredns:v1.14.6"
 	clientImage = "kbs.local/flannel:v0.28.10"
@@ -44,7 +51,15 @@ probe "$SVC_IP"
 getent hosts web.e2e.svc.cluster.local
 probe web.e2e.svc.cluster.local`
 
-func workloads(t *testing.T, cs kubernetes.Interface) {
+// Servers are the server pods by worker, and their Service.
+type Servers struct {
+	Pods    map[string]*corev1.Pod
+	Service *corev1.Service
+}
+
+// Check runs the servers, the Service and the client, and fails t unless
+// the client reaches all three targets.
+func Check(t *testing.T, cs kubernetes.Interface) Servers {
 	ctx := context.Background()
 	must := func(_ any, err error) {
 		t.Helper()
@@ -80,13 +95,13 @@ func workloads(t *testing.T, cs kubernetes.Interface) {
 	must(svc, err)
 	servers := map[string]*corev1.Pod{}
 	for _, w := range []string{"worker-0", "worker-1"} {
-		servers[w] = waitPod(t, cs, ns, "web-"+w, corev1.PodRunning)
+		servers[w] = WaitPod(t, cs, ns, "web-"+w, corev1.PodRunning)
 		if servers[w].Spec.NodeName != w {
 			t.Fatalf("web-%s runs on %s", w, servers[w].Spec.NodeName)
 		}
 	}
 	// The client runs on worker-1 and reaches the server on worker-0:
-	// across nodes, through flannel's VXLAN.
+	// across nodes, through the pod network's VXLAN.
 	must(cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "client"},
 		Spec: corev1.PodSpec{
@@ -102,10 +117,51 @@ func workloads(t *testing.T, cs kubernetes.Interface) {
 			}},
 		},
 	}, metav1.CreateOptions{}))
-	waitPod(t, cs, ns, "client", corev1.PodSucceeded)
+	WaitPod(t, cs, ns, "client", corev1.PodSucceeded)
 	logs, err := cs.CoreV1().Pods(ns).GetLogs("client", &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("client (worker-1) → server (worker-0 %s), Service %s, DNS:\n%s", servers["worker-0"].Status.PodIP, svc.Spec.ClusterIP, logs)
+	return Servers{Pods: servers, Service: svc}
+}
+
+// WaitPod waits up to three minutes for the pod to reach phase.
+func WaitPod(t *testing.T, cs kubernetes.Interface, ns, name string, phase corev1.PodPhase) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		pod, err = cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		if pod.Status.Phase == corev1.PodFailed && phase != corev1.PodFailed {
+			return false, fmt.Errorf("pod failed")
+		}
+		return pod.Status.Phase == phase, nil
+	})
+	if err != nil {
+		logs, _ := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(context.Background())
+		phaseNow := corev1.PodPhase("unknown")
+		if pod != nil {
+			phaseNow = pod.Status.Phase
+		}
+		t.Fatalf("pod %s/%s: want %s, is %s (%v); logs:\n%s", ns, name, phase, phaseNow, err, logs)
+	}
+	return pod
+}
+
+// Client is a clientset for the cluster of kubeconfig.
+func Client(t *testing.T, kubeconfig string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

@@ -1,0 +1,132 @@
+// Command conformance runs the whole upstream [Conformance] suite against
+// the `make demo` cluster (make conformance) as upstream runs it: the
+// conformance images imported on its nodes, the parallel part in four
+// ginkgo processes, then the [Serial] specs in one, and a one-line summary
+// with every skipped spec named and why.
+//
+//	go run ./test/conformance DEMO_DIR          # every [Conformance] spec
+//	go run ./test/conformance -smoke DEMO_DIR   # the smoke subset make test runs
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kubectl-kbs/kbs/test/smoke"
+)
+
+func main() {
+	smokeOnly := flag.Bool("smoke", false, "run only the smoke subset make test runs")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: conformance [-smoke] DEMO_DIR")
+		os.Exit(2)
+	}
+	parts := []part{
+		{"parallel", `\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, smoke.Procs},
+		{"serial", `\[Serial\].*\[Conformance\]|\[Conformance\].*\[Serial\]`, "", 1},
+	}
+	if *smokeOnly {
+		parts = []part{{"smoke", smoke.FocusRegexp(smoke.Focus), `\[Serial\]|\[Disruptive\]`, smoke.Procs}}
+	}
+	if err := run(flag.Arg(0), parts); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(1)
+	}
+}
+
+// part is one e2e.test run of the whole.
+type part struct {
+	name, focus, skip string
+	procs             int
+}
+
+func run(demo string, parts []part) error {
+	for _, f := range []string{"cluster.yaml", "known_hosts", "kubeconfig"} {
+		if _, err := os.Stat(filepath.Join(demo, f)); err != nil {
+			return fmt.Errorf("no demo cluster in %s (%w): run make demo first", demo, err)
+		}
+	}
+	ctx := context.Background()
+	if err := smoke.Import(ctx, filepath.Join(demo, "cluster.yaml"), filepath.Join(demo, "known_hosts")); err != nil {
+		return err
+	}
+	report := filepath.Join(demo, "conformance-"+time.Now().UTC().Format("20060102T150405"))
+	if err := os.MkdirAll(report, 0o755); err != nil {
+		return err
+	}
+	start := time.Now()
+	ran := 0
+	var failedParts []string
+	for _, p := range parts {
+		res, err := smoke.Suite(ctx, filepath.Join(demo, "kubeconfig"), p.focus, p.skip, p.procs, filepath.Join(report, p.name), os.Stdout)
+		ran += res.Ran
+		if err != nil {
+			failedParts = append(failedParts, fmt.Sprintf("%s: %v", p.name, err))
+		}
+	}
+	took := time.Since(start).Round(time.Second)
+	passed, failed, skipped := junit(report)
+	fmt.Printf("\nconformance: %d passed, %d failed, %d skipped of %d run, in %s (JUnit: %s)\n", len(passed), len(failed), len(skipped), ran, took, report)
+	for _, s := range skipped {
+		fmt.Printf("  skipped: %s\n", s)
+	}
+	for _, f := range failed {
+		fmt.Printf("  FAILED: %s\n", f)
+	}
+	if len(failedParts) > 0 {
+		return fmt.Errorf("%s", strings.Join(failedParts, "; "))
+	}
+	return nil
+}
+
+type testcase struct {
+	Name    string `xml:"name,attr"`
+	Skipped *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"skipped"`
+	Failure *struct{} `xml:"failure"`
+	Error   *struct{} `xml:"error"`
+}
+
+// junit reads the report's test cases: passed, failed, and skipped with
+// the reason ginkgo gives.
+func junit(dir string) (passed, failed, skipped []string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "junit*.xml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var doc struct {
+			Suites []struct {
+				Cases []testcase `xml:"testcase"`
+			} `xml:"testsuite"`
+		}
+		if xml.Unmarshal(b, &doc) != nil {
+			continue
+		}
+		for _, s := range doc.Suites {
+			for _, c := range s.Cases {
+				if !strings.Contains(c.Name, "[Conformance]") {
+					continue
+				}
+				switch {
+				case c.Failure != nil || c.Error != nil:
+					failed = append(failed, c.Name)
+				case c.Skipped != nil:
+					skipped = append(skipped, c.Name+": "+c.Skipped.Message)
+				default:
+					passed = append(passed, c.Name)
+				}
+			}
+		}
+	}
+	return passed, failed, skipped
+}
