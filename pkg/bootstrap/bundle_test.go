@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/kubectl-kbs/kbs/pkg/bundle"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
 
@@ -39,19 +40,19 @@ var bundleBins = []string{"bin/kubelet", "bin/kubeadm", "bin/kubectl", "bin/cont
 // Workers are sent neither kubectl nor the control plane's images; control
 // planes everything, the big archives first.
 func TestBundleFilesPerRole(t *testing.T) {
-	b, err := LoadBundle(writeBundle(t, append(bundleBins, "images.tar", "images-control-plane.tar")...))
+	b, err := bundle.Load(writeBundle(t, append(bundleBins, "images.tar", "images-control-plane.tar")...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dests := func(role string) []string {
 		var out []string
-		for _, f := range b.files(role, cluster.CNIFlannel) {
+		for _, f := range bundleFiles(b, role, cluster.CNIFlannel) {
 			out = append(out, f.Dest)
 		}
 		return out
 	}
 	cp, worker := dests(cluster.RoleControlPlane), dests(cluster.RoleWorker)
-	if len(cp) != 10 || !slices.Contains(cp, BundleControlPlaneImages) || !slices.Contains(cp, BinDir+"/kubectl") || !isImages(b.files(cluster.RoleControlPlane, cluster.CNIFlannel)[1].Rel) {
+	if len(cp) != 10 || !slices.Contains(cp, BundleControlPlaneImages) || !slices.Contains(cp, BinDir+"/kubectl") || !isImages(bundleFiles(b, cluster.RoleControlPlane, cluster.CNIFlannel)[1].Rel) {
 		t.Errorf("control plane gets %v", cp)
 	}
 	if len(worker) != 8 || slices.Contains(worker, BundleControlPlaneImages) || slices.Contains(worker, BinDir+"/kubectl") || worker[0] != BundleImages {
@@ -66,20 +67,20 @@ func TestBundleWithGzippedBinaries(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, "bin/kubelet"), filepath.Join(dir, "bin/kubelet.gz")); err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, gz := b.local("bin/kubelet"); !gz || p != filepath.Join(dir, "bin/kubelet.gz") {
+	if p, gz := b.Local("bin/kubelet"); !gz || p != filepath.Join(dir, "bin/kubelet.gz") {
 		t.Errorf("kubelet: %s gzipped=%v", p, gz)
 	}
-	if _, gz := b.local("bin/kubeadm"); gz {
+	if _, gz := b.Local("bin/kubeadm"); gz {
 		t.Error("kubeadm is not gzipped")
 	}
 	if err := os.Remove(filepath.Join(dir, "bin/kubelet.gz")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadBundle(dir); err == nil {
+	if _, err := bundle.Load(dir); err == nil {
 		t.Error("a bundle missing bin/kubelet loaded")
 	}
 }
@@ -87,12 +88,12 @@ func TestBundleWithGzippedBinaries(t *testing.T) {
 // A bundle of one image archive (built before the split) still serves
 // every role.
 func TestBundleWithOneImageArchive(t *testing.T) {
-	b, err := LoadBundle(writeBundle(t, append(bundleBins, "images.tar")...))
+	b, err := bundle.Load(writeBundle(t, append(bundleBins, "images.tar")...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, role := range []string{cluster.RoleControlPlane, cluster.RoleWorker} {
-		if f := b.files(role, cluster.CNIFlannel); f[0].Dest != BundleImages || isImages(f[1].Rel) {
+		if f := bundleFiles(b, role, cluster.CNIFlannel); f[0].Dest != BundleImages || isImages(f[1].Rel) {
 			t.Errorf("%s gets %+v", role, f)
 		}
 	}

@@ -258,8 +258,8 @@ func bundleNodeFiles(t *testing.T, spec *cluster.Cluster, role string) map[strin
 	files[ContainerdUnitPath] = fileWant{ContainerdUnit, 0o644}
 	files[KubeletUnitPath] = fileWant{KubeletUnit, 0o644}
 	files[KubeletDropInPath] = fileWant{KubeletDropIn, 0o644}
-	for _, bf := range b.files(role, cluster.CNIFlannel) {
-		local, _ := b.local(bf.Rel)
+	for _, bf := range bundleFiles(b, role, cluster.CNIFlannel) {
+		local, _ := b.Local(bf.Rel)
 		data, err := os.ReadFile(local)
 		if err != nil {
 			t.Fatal(err)

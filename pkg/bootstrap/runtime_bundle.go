@@ -25,10 +25,10 @@ import (
 // the other binaries follow beside them. It returns the destinations it
 // changed and the archives it imported.
 func installBundle(ctx context.Context, d InitData, h *host.Host, b *Bundle, runtimeReady func(changed []string) error) (changed, imported []string, err error) {
-	files := b.files(h.Spec.Role, d.Cluster().Spec.CNI.Plugin)
+	files := bundleFiles(b, h.Spec.Role, d.Cluster().Spec.CNI.Plugin)
 	if h.DryRun() {
 		for _, f := range files {
-			local, _ := b.local(f.Rel)
+			local, _ := b.Local(f.Rel)
 			how := "upload"
 			if isImages(f.Rel) {
 				how = "upload and import into containerd as it arrives"
@@ -139,7 +139,7 @@ func importCmd(archive string) string {
 // before it replaces dest: a truncated or corrupted transfer never lands
 // under the real name.
 func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, extra ...remote.WriteOption) error {
-	local, gzipped := b.local(f.Rel)
+	local, gzipped := b.Local(f.Rel)
 	in, err := os.Open(local)
 	if err != nil {
 		return err
@@ -165,7 +165,7 @@ func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, 
 // missing (an upload whose import was interrupted).
 func importImages(ctx context.Context, d InitData, h *host.Host, b *Bundle, restarted bool, changed, imported []string) error {
 	var archives []string
-	for _, f := range b.files(h.Spec.Role, d.Cluster().Spec.CNI.Plugin) {
+	for _, f := range bundleFiles(b, h.Spec.Role, d.Cluster().Spec.CNI.Plugin) {
 		if isImages(f.Rel) && !slices.Contains(imported, f.Dest) && (restarted || slices.Contains(changed, f.Dest)) {
 			archives = append(archives, f.Dest)
 		}

@@ -46,6 +46,7 @@ func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdUser(configFlags, streams),
 		NewCmdInspect(configFlags, streams),
 		NewCmdClusters(configFlags, streams),
+		NewCmdUpgrade(configFlags, streams),
 	)
 	return root
 }

@@ -136,6 +136,8 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("upgrade plan: nothing to upgrade, every check passed; a skip and a downgrade refused", func(t *testing.T) { testUpgradePlan(t, p) })
+
 	t.Run("a worker reset and joined again", func(t *testing.T) {
 		mustKbs(t, append(p.args("reset"), "worker-1", "--yes")...)
 		if _, err := cs.CoreV1().Nodes().Get(context.Background(), "worker-1", metav1.GetOptions{}); err == nil {

@@ -1,0 +1,28 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+)
+
+// Bad input to upgrade plan stops before any connection: the spec has no
+// reachable hosts (10.10.0.0/24 is not routed here), so an answer that
+// needed one would time out instead of naming the flag.
+func TestUpgradePlanFlagsCheckedFirst(t *testing.T) {
+	state := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"upgrade", "plan"}, "a cluster spec is required"},
+		{[]string{"upgrade", "plan", "-f", "../../examples/k8s.yaml", "-o", "wide"}, "unknown --output"},
+		{[]string{"upgrade", "plan", "-f", "../../examples/k8s.yaml", "--window", "-1h"}, "--window must not be negative"},
+		{[]string{"upgrade", "plan", "-f", "../../examples/k8s.yaml", "--parallel", "0"}, "--parallel must be at least 1"},
+		{[]string{"upgrade", "plan", "-f", "../../examples/k8s.yaml"}, "no admin credentials for cluster k8s in " + state},
+	} {
+		args := append(tc.args, "--state-dir", state)
+		if _, _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
