@@ -17,8 +17,8 @@ const tokenPattern = `[a-z0-9]{6}\.[a-z0-9]{16}`
 
 // noTokenLeft checks what init promises about bootstrap tokens: the one
 // kubeadm init used and the one the joins used are deleted once done, and
-// no file kbs leaves on a node — its logs, its configuration folder, root's
-// home, /tmp — holds one (kubeadm's dry run prints the token's Secret).
+// no text file on a node — configuration, the kubelet's state, logs, root's
+// home, /tmp, /run — holds one (kubeadm's dry run prints the token's Secret).
 func noTokenLeft(t *testing.T, cs kubernetes.Interface) {
 	secrets, err := cs.CoreV1().Secrets("kube-system").List(context.Background(), metav1.ListOptions{FieldSelector: "type=bootstrap.kubernetes.io/token"})
 	if err != nil {
@@ -29,7 +29,11 @@ func noTokenLeft(t *testing.T, cs kubernetes.Interface) {
 	}
 	for _, n := range []string{"etcd0", "master-0", "worker-0", "worker-1"} {
 		// grep exits 1 when it finds nothing: that is the pass.
-		out := onNode(t, n, "sh", "-c", "grep -rlE '"+tokenPattern+"' /var/log/kbs-* /etc/kbs /root /tmp 2>/dev/null || true")
+		// Every text file where kbs or what it drives could leave one:
+		// /etc (kbs's and kubeadm's configuration), the kubelet's state,
+		// every log, root's home, /tmp and /run. -w: a token is a word of
+		// its own, so dotted names of 6 and 16+ letters do not match.
+		out := onNode(t, n, "sh", "-c", "grep -rIlwE -D skip '"+tokenPattern+"' /etc /var/lib/kubelet /var/log /root /tmp /run 2>/dev/null || true")
 		if strings.TrimSpace(out) != "" {
 			t.Errorf("%s: files holding a bootstrap token: %s", n, out)
 		}
