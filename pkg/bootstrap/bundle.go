@@ -83,7 +83,7 @@ func isImages(rel string) bool { return strings.HasSuffix(rel, ".tar") }
 // controlPlaneImages is the bundle's archive of the images only control
 // planes run (API server, controller manager, scheduler); older bundles
 // have them in images.tar.
-const controlPlaneImages = "images-control-plane.tar"
+const controlPlaneImages = bundle.ControlPlaneImages
 
 // calicoImages is the bundle's archive of calico's images, sent only to
 // the nodes of a calico cluster.
@@ -93,7 +93,7 @@ const calicoImages = "images-calico.tar"
 // uploaded image archives, so a re-run can tell by checksum that nothing
 // changed.
 const (
-	BundleImages             = "/var/lib/kbs/images.tar"
-	BundleControlPlaneImages = "/var/lib/kbs/images-control-plane.tar"
-	BundleCalicoImages       = "/var/lib/kbs/images-calico.tar"
+	BundleImages             = bundle.NodeImages
+	BundleControlPlaneImages = bundle.NodeControlPlaneImages
+	BundleCalicoImages       = bundle.NodeCalicoImages
 )

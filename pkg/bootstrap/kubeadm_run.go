@@ -2,10 +2,8 @@ package bootstrap
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/kubectl-kbs/kbs/pkg/host"
-	"github.com/kubectl-kbs/kbs/pkg/shell"
 )
 
 // writeTokenConfig places a kubeadm configuration that holds a bootstrap
@@ -23,15 +21,7 @@ func writeTokenConfig(ctx context.Context, h *host.Host, path string, cfg []byte
 	}, nil
 }
 
-// runKubeadm runs `kubeadm ARGS` with its output in logPath on the host;
-// on failure the error carries the log's end and where the rest is. The
-// log is the operator's and root's alone (0600, made anew): kubeadm's
-// output describes the cluster's secrets even where it prints none.
+// runKubeadm runs kubeadm on the host (see host.Kubeadm).
 func runKubeadm(ctx context.Context, h *host.Host, what, args, logPath string) error {
-	log := shell.Quote(logPath)
-	cmd := fmt.Sprintf("rm -f %s; (umask 077; kubeadm %s >%s 2>&1) || { tail -30 %s >&2; exit 1; }", log, args, log, log)
-	if err := h.Exec(ctx, what, cmd); err != nil {
-		return fmt.Errorf("%w (full output on the host: %s)", err, logPath)
-	}
-	return nil
+	return host.Kubeadm(ctx, h, what, args, logPath)
 }

@@ -77,3 +77,18 @@ func (b *Bundle) Local(rel string) (string, bool) {
 	}
 	return filepath.Join(b.Dir, rel), false
 }
+
+// Where a node keeps the bundle's image archives (init and upgrade upload
+// them there, so a re-run can tell by checksum that nothing changed).
+const (
+	NodeImages             = "/var/lib/kbs/images.tar"
+	NodeControlPlaneImages = "/var/lib/kbs/images-control-plane.tar"
+	NodeCalicoImages       = "/var/lib/kbs/images-calico.tar"
+)
+
+// The bundle's archives of the images every node runs and of those only
+// control planes run (API server, controller manager, scheduler).
+const (
+	Images             = "images.tar"
+	ControlPlaneImages = "images-control-plane.tar"
+)

@@ -32,7 +32,7 @@ func NewCmdUpgrade(f *genericclioptions.ConfigFlags, streams genericiooptions.IO
 			every host, what it would become, and every rule the upgrade must keep,
 			checked against the live cluster before anything changes.`),
 	}
-	cmd.AddCommand(newCmdUpgradePlan(f, streams))
+	cmd.AddCommand(newCmdUpgradePlan(f, streams), newCmdUpgradeApply(f, streams))
 	return cmd
 }
 
@@ -119,13 +119,7 @@ func (o *UpgradePlanOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	admin := local.AdminKubeconfig()
-	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
-	if err != nil {
-		return fmt.Errorf("no admin credentials for cluster %s in %s (%w): is --state-dir the one kbs init used?", o.spec.Metadata.Name, admin, err)
-	}
-	cfg.Timeout = 20 * time.Second
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := adminClientset(o.spec, local)
 	if err != nil {
 		return err
 	}
@@ -169,4 +163,16 @@ func printUpgradePlan(out io.Writer, p *upgrade.Plan) {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", c.Name, c.Result, c.Reason)
 	}
 	w.Flush()
+}
+
+// adminClientset is a client with the admin kubeconfig kbs init kept in
+// the cluster's state directory.
+func adminClientset(spec *cluster.Cluster, local *state.State) (kubernetes.Interface, error) {
+	admin := local.AdminKubeconfig()
+	cfg, err := clientcmd.BuildConfigFromFlags("", admin)
+	if err != nil {
+		return nil, fmt.Errorf("no admin credentials for cluster %s in %s (%w): is --state-dir the one kbs init used?", spec.Metadata.Name, admin, err)
+	}
+	cfg.Timeout = 30 * time.Second
+	return kubernetes.NewForConfig(cfg)
 }

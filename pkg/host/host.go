@@ -154,6 +154,12 @@ func (h *Host) HasFile(ctx context.Context, f File) bool {
 	return !h.DryRun() && h.has(ctx, f.Path, hex.EncodeToString(sum[:]), f.Mode)
 }
 
+// HasSum says whether the host holds a file at path with that sha256 and
+// mode (for files kbs streams rather than holds). A dry run: false.
+func (h *Host) HasSum(ctx context.Context, path, sha string, mode os.FileMode) bool {
+	return !h.DryRun() && h.has(ctx, path, sha, mode)
+}
+
 func (h *Host) has(ctx context.Context, path, sha string, mode os.FileMode) bool {
 	got, _, _ := h.Query(ctx, fmt.Sprintf("sha256sum %s 2>/dev/null | cut -d' ' -f1; stat -c %%a %s 2>/dev/null", shell.Quote(path), shell.Quote(path)))
 	return got == sha+"\n"+fmt.Sprintf("%o", mode.Perm())

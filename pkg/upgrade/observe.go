@@ -21,6 +21,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
 // Observed is what runs, read from the API, the hosts and etcd: the input
@@ -224,26 +225,13 @@ func observeEtcd(ctx context.Context, s *host.Session, o *Observed) {
 	c := s.Cluster()
 	o.Etcd = map[string]EtcdMember{}
 	members := c.HostsWithRole(cluster.RoleEtcd)
-	p, err := etcdhost.ReadPKI(c, s.State())
+	hc, err := etcdHTTP(c, s.State())
 	if err != nil {
 		for _, h := range members {
 			o.Etcd[h.Name] = EtcdMember{Error: err.Error()}
 		}
 		return
 	}
-	pair, err := tls.X509KeyPair(p.Client.CertPEM, p.Client.KeyPEM)
-	if err != nil {
-		for _, h := range members {
-			o.Etcd[h.Name] = EtcdMember{Error: err.Error()}
-		}
-		return
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(p.CA.Cert)
-	if p.Previous != nil {
-		pool.AddCert(p.Previous)
-	}
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}}
 	defer hc.CloseIdleConnections()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -258,6 +246,26 @@ func observeEtcd(ctx context.Context, s *host.Session, o *Observed) {
 		}()
 	}
 	wg.Wait()
+}
+
+// etcdHTTP is an HTTPS client of the etcd members with the API server's
+// etcd client certificate, trusting the etcd CA (and the one a CA rotation
+// replaces).
+func etcdHTTP(c *cluster.Cluster, st *state.State) (*http.Client, error) {
+	p, err := etcdhost.ReadPKI(c, st)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(p.Client.CertPEM, p.Client.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(p.CA.Cert)
+	if p.Previous != nil {
+		pool.AddCert(p.Previous)
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}}}, nil
 }
 
 func askMember(ctx context.Context, hc *http.Client, base string) EtcdMember {

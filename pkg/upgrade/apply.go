@@ -1,0 +1,175 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kbs/kbs/pkg/bundle"
+	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
+)
+
+// ApplyOptions tune `upgrade apply`.
+type ApplyOptions struct {
+	// MaxUnavailable is how many workers are drained and upgraded at once.
+	MaxUnavailable int
+	// DrainTimeout bounds one node's drain (PodDisruptionBudgets may hold
+	// it); NodeTimeout bounds a node's return to Ready at the target.
+	DrainTimeout, NodeTimeout time.Duration
+	// Window is the certificates' margin the preflight checks.
+	Window time.Duration
+	// Snapshot saves an etcd snapshot on this machine and says where: the
+	// etcd capability's, handed in by the command (a capability never
+	// imports another).
+	Snapshot func(ctx context.Context) (string, error)
+}
+
+// applyRun is one `upgrade apply`: the session, the API, the target and
+// where its binaries come from.
+type applyRun struct {
+	*host.Session
+	cs                 kubernetes.Interface
+	opts               ApplyOptions
+	target, etcdTarget string
+	// bundle is the target's air-gapped bundle, read once (nil for packages).
+	bundle *bundle.Bundle
+	etcd   *http.Client
+}
+
+// Apply upgrades the cluster to its spec's versions as one journaled
+// operation: preflight (the plan's checks), an etcd snapshot, etcd member
+// by member (followers first, the leader last), the target's images on
+// every node, the first control plane (kubeadm upgrade apply), the other
+// control planes (kubeadm upgrade node), then the workers in batches of
+// MaxUnavailable — each node drained before its kubelet restarts and
+// uncordoned once Ready at the target. A re-run resumes at the host where
+// the last one stopped; a dry run prints the plan and touches nothing.
+func Apply(ctx context.Context, s *host.Session, cs kubernetes.Interface, opts ApplyOptions) error {
+	c := s.Cluster()
+	r := &applyRun{Session: s, cs: cs, opts: opts, target: c.Spec.KubernetesVersion, etcdTarget: c.Spec.Etcd.Version}
+	if opts.MaxUnavailable < 1 {
+		r.opts.MaxUnavailable = 1
+	}
+	if c.Spec.Runtime.Source == cluster.RuntimeSourceBundle {
+		b, err := bundle.Load(c.Spec.Runtime.Bundle)
+		if err != nil {
+			return err
+		}
+		if v := b.Versions["kubernetes"]; v != r.target {
+			return fmt.Errorf("bundle %s holds Kubernetes %s, not the target %s: build the target's bundle (hack/build-bundle.sh) and point spec.runtime.bundle at it", b.Dir, v, r.target)
+		}
+		r.bundle = b
+	}
+	if !s.DryRun() {
+		hc, err := etcdHTTP(c, s.State())
+		if err != nil {
+			return err
+		}
+		defer hc.CloseIdleConnections()
+		r.etcd = hc
+	}
+	return host.RunOperation(ctx, s, r, "upgrade "+r.target+" etcd "+r.etcdTarget, r.phases(ctx)...)
+}
+
+func (r *applyRun) phases(ctx context.Context) []workflow.Phase[*applyRun] {
+	c := r.Cluster()
+	ps := []workflow.Phase[*applyRun]{
+		{Name: "preflight", Short: "the plan's checks, every one passed", Run: func(ctx context.Context, r *applyRun) error { return r.preflight(ctx) }},
+		{Name: "etcd-snapshot", Short: "an etcd snapshot saved on this machine first", Run: func(ctx context.Context, r *applyRun) error { return r.snapshot(ctx) }},
+	}
+	for _, m := range r.etcdOrder(ctx) {
+		ps = append(ps, workflow.Phase[*applyRun]{
+			Name: "etcd-" + m.Name, Short: "etcd on " + m.Name + ": the target binary, a restart, healthy at the target and caught up",
+			Run:    func(ctx context.Context, r *applyRun) error { return r.upgradeMember(ctx, m) },
+			Verify: func(ctx context.Context, r *applyRun) error { return r.memberAtTarget(ctx, m) },
+		})
+	}
+	nodes := append(c.HostsWithRole(cluster.RoleControlPlane), c.HostsWithRole(cluster.RoleWorker)...)
+	ps = append(ps, workflow.Phase[*applyRun]{Name: "images", Short: "the target's images on every node, before any kubelet needs them",
+		Run: func(ctx context.Context, r *applyRun) error { return r.images(ctx, nodes) }})
+	for i, cp := range c.HostsWithRole(cluster.RoleControlPlane) {
+		first := i == 0
+		ps = append(ps, workflow.Phase[*applyRun]{
+			Name: "control-plane-" + cp.Name, Short: "kubeadm upgrade on " + cp.Name + ", drained, its kubelet and kubectl, uncordoned",
+			Run:    func(ctx context.Context, r *applyRun) error { return r.upgradeNodes(ctx, []cluster.Host{cp}, first) },
+			Verify: func(ctx context.Context, r *applyRun) error { return r.nodesAtTarget(ctx, []cluster.Host{cp}) },
+		})
+	}
+	for _, batch := range batches(c.HostsWithRole(cluster.RoleWorker), r.opts.MaxUnavailable) {
+		ps = append(ps, workflow.Phase[*applyRun]{
+			Name: "workers-" + names(batch), Short: "drained, kubeadm upgrade node, kubelet and kubectl, uncordoned: " + names(batch),
+			Run:    func(ctx context.Context, r *applyRun) error { return r.upgradeNodes(ctx, batch, false) },
+			Verify: func(ctx context.Context, r *applyRun) error { return r.nodesAtTarget(ctx, batch) },
+		})
+	}
+	return ps
+}
+
+// batches splits hosts into groups of at most n, in the spec's order.
+func batches(hosts []cluster.Host, n int) [][]cluster.Host {
+	var out [][]cluster.Host
+	for len(hosts) > 0 {
+		k := min(n, len(hosts))
+		out = append(out, hosts[:k])
+		hosts = hosts[k:]
+	}
+	return out
+}
+
+func names(hs []cluster.Host) string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return strings.Join(out, ",")
+}
+
+// preflight refuses to start (or go on) unless every check of the plan
+// passes; a dry run only says it would check.
+func (r *applyRun) preflight(ctx context.Context) error {
+	if r.DryRun() {
+		r.Log("preflight", "", "would read the cluster and run the checks of `kubectl kbs upgrade plan`; any failed check stops the upgrade")
+		return nil
+	}
+	p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window})
+	if err != nil {
+		return err
+	}
+	if bad := p.Failed(); len(bad) > 0 {
+		var reasons []string
+		for _, c := range p.Checks {
+			if c.Result == Failed {
+				reasons = append(reasons, c.Name+": "+c.Reason)
+			}
+		}
+		return fmt.Errorf("the upgrade may not start: %s (kubectl kbs upgrade plan shows every check)", strings.Join(reasons, "; "))
+	}
+	if p.UpToDate() {
+		r.Log("preflight", "", "nothing to upgrade: the cluster runs Kubernetes %s and etcd %s", r.target, r.etcdTarget)
+		return nil
+	}
+	r.Log("preflight", "", "every check passed: Kubernetes %s → %s, etcd %s → %s", p.Kubernetes.Current, r.target, p.Etcd.Current, r.etcdTarget)
+	return nil
+}
+
+func (r *applyRun) snapshot(ctx context.Context) error {
+	if r.DryRun() {
+		r.Log("etcd-snapshot", "", "would save an etcd snapshot into the state directory's snapshots/")
+		return nil
+	}
+	if r.opts.Snapshot == nil {
+		return fmt.Errorf("no way to save an etcd snapshot was given: this is a bug in kbs")
+	}
+	path, err := r.opts.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("saving the etcd snapshot before the upgrade: %w", err)
+	}
+	r.Log("etcd-snapshot", "", "saved %s (restore it with kubectl kbs etcd restore --from %s)", path, path)
+	return nil
+}
