@@ -46,6 +46,7 @@ test-env:
 	hack/build-test-binaries.sh
 	hack/build-rootfs.sh
 	hack/build-bundle.sh
+	KBS_BIN_DIR=$(CURDIR)/_output/bin/previous KBS_BUNDLE_DIR=$(CURDIR)/_output/bundle-previous hack/build-bundle.sh
 	hack/build-conformance.sh
 
 demo: test-env build

@@ -7,7 +7,7 @@
 #   hack/build-test-binaries.sh            # everything
 #   hack/build-test-binaries.sh kubernetes # one group: kubernetes | etcd | krew |
 #                                          # runtime | network | images | calico |
-#                                          # conformance
+#                                          # conformance | previous
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +26,11 @@ FLANNEL_CNI_VERSION=v0.9.1 # containernetworking/plugins, where the flannel meta
 COREDNS_VERSION=v1.14.6
 GGCR_VERSION=v0.22.1
 CALICO_VERSION=v3.31.0 # the module pseudo-version in hack/tools/calico/go.mod is this release's commit
+# The release the upgrade test starts from: Kubernetes one minor back, the
+# etcd and CoreDNS its kubeadm pairs with.
+PREVIOUS_K8S_VERSION=v1.36.3
+PREVIOUS_ETCD_VERSION=v3.6.16
+PREVIOUS_COREDNS_VERSION=v1.14.2
 
 K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm kubectl kubelet)
 ETCD_CMDS=(etcd etcdctl etcdutl)
@@ -181,8 +186,35 @@ build_calico() {
     github.com/projectcalico/calico/kube-controllers/cmd/check-status
 }
 
+# The previous release, into _output/bin/previous with its own pins: its
+# Kubernetes, etcd and CoreDNS built from their own tool modules, and links
+# to the shared binaries (runtime, CNI, flannel, calico, pause, the image
+# writer), so that hack/build-bundle.sh makes its bundle from that folder.
+build_previous() {
+  local shared=$OUT
+  local OUT=$OUT/previous
+  local PINS=$OUT/.pins
+  local K8S_VERSION=$PREVIOUS_K8S_VERSION
+  mkdir -p "$OUT"; touch "$PINS"
+  build kubernetes "$K8S_VERSION" "$ROOT/hack/tools/kubernetes-previous" "$(k8s_ldflags)" \
+    "${K8S_CMDS[@]/#/k8s.io/kubernetes/cmd/}"
+  build etcd "$PREVIOUS_ETCD_VERSION" "$ROOT/hack/tools/etcd-previous" "-s -w" \
+    kbs.test/tools/etcd-previous/cmd/etcd go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
+  build coredns "$PREVIOUS_COREDNS_VERSION+$(srchash "$ROOT/hack/tools/coredns-previous")" "$ROOT/hack/tools/coredns-previous" "-s -w" \
+    kbs.test/tools/coredns-previous/cmd/coredns
+  local name
+  for name in containerd containerd-shim-runc-v2 ctr bridge host-local loopback portmap flanneld flannel pause kbs-images calico; do
+    [[ -e $shared/$name ]] || { log "previous: $shared/$name missing: build the other groups first"; exit 1; }
+    ln -sfn "../$name" "$OUT/$name"
+    grep -E "^$name " "$shared/.pins" >>"$PINS.tmp" || true
+  done
+  grep -E "^calico-node " "$shared/.pins" >>"$PINS.tmp" || true
+  grep -vE "^(containerd|containerd-shim-runc-v2|ctr|bridge|host-local|loopback|portmap|flanneld|flannel|pause|kbs-images|calico|calico-node) " "$PINS" >>"$PINS.tmp" || true
+  mv "$PINS.tmp" "$PINS"
+}
+
 groups=("$@")
-((${#groups[@]})) || groups=(kubernetes etcd krew runtime network images calico conformance)
+((${#groups[@]})) || groups=(kubernetes etcd krew runtime network images calico conformance previous)
 total=$SECONDS
 for g in "${groups[@]}"; do
   case $g in
@@ -194,7 +226,8 @@ for g in "${groups[@]}"; do
     images) build_images ;;
     calico) build_calico ;;
     conformance) build_conformance ;;
-    *) log "unknown group $g: want kubernetes, etcd, krew, runtime, network, images, calico or conformance"; exit 2 ;;
+    previous) build_previous ;;
+    *) log "unknown group $g: want kubernetes, etcd, krew, runtime, network, images, calico, conformance or previous"; exit 2 ;;
   esac
 done
 log "done in $((SECONDS - total))s; binaries in $OUT"

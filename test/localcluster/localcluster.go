@@ -134,6 +134,37 @@ spec:
 %[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String(), extra, flannelCNI), nil
 }
 
+// Previous releases the upgrade test starts from (hack/build-test-binaries.sh
+// previous builds them).
+const (
+	PreviousKubernetes = "v1.36.3"
+	PreviousEtcd       = "v3.6.16"
+)
+
+// PreviousSpec is Spec one release back: Kubernetes and etcd of the
+// previous release, from _output/bundle-previous and _output/bin/previous.
+func PreviousSpec(c *nodes.Cluster, name string) (string, error) {
+	s, err := Spec(c, name)
+	if err != nil {
+		return "", err
+	}
+	out, err := env.OutputDir()
+	if err != nil {
+		return "", err
+	}
+	for old, repl := range map[string]string{
+		"kubernetesVersion: v1.37.2":                                       "kubernetesVersion: " + PreviousKubernetes,
+		"bundle: " + filepath.Join(out, "bundle") + "\n":                   "bundle: " + filepath.Join(out, "bundle-previous") + "\n",
+		"  etcd:\n    binary: " + filepath.Join(out, "bin", "etcd") + "\n": "  etcd:\n    version: " + PreviousEtcd + "\n    binary: " + filepath.Join(out, "bin", "previous", "etcd") + "\n",
+	} {
+		if !strings.Contains(s, old) {
+			return "", fmt.Errorf("the spec template changed: no %q in it", old)
+		}
+		s = strings.Replace(s, old, repl, 1)
+	}
+	return s, nil
+}
+
 // WriteSpec writes the spec to path (0600), with the spares named in etcd
 // as etcd hosts.
 func WriteSpec(c *nodes.Cluster, name, path string, etcd ...string) error {
