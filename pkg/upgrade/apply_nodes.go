@@ -142,6 +142,15 @@ func (r *applyRun) upgradeNodes(ctx context.Context, nodes []cluster.Host, first
 				r.Log(phase, h.Spec.Name, "already at %s and schedulable", r.target)
 				return nil
 			}
+			// Upgraded but left cordoned (interrupted after the restart):
+			// only the uncordon is missing.
+			if err := r.readyAtTarget(ctx, h.Spec); err == nil {
+				if err := r.cordon(ctx, h.Spec.Name, false); err != nil {
+					return err
+				}
+				r.Log(phase, h.Spec.Name, "already at %s; uncordoned", r.target)
+				return nil
+			}
 		}
 		if err := r.installTools(ctx, h, "kubeadm"); err != nil {
 			return err

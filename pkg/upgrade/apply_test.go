@@ -162,6 +162,20 @@ func TestUpgradeWorker(t *testing.T) {
 		t.Errorf("progress:\n%s", out.String())
 	}
 
+	// Upgraded but left cordoned: only uncordoned.
+	n.Spec.Unschedulable = true
+	if _, err := cs.CoreV1().Nodes().Update(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	out.Reset()
+	if err := r.upgradeNodes(context.Background(), w, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := cs.CoreV1().Nodes().Get(context.Background(), "worker-0", metav1.GetOptions{}); n.Spec.Unschedulable || c.Ran(`kubeadm`) || !strings.Contains(out.String(), "already at v1.37.2; uncordoned") {
+		t.Errorf("a cordoned, upgraded worker: cordoned %t\n%s\n%s", n.Spec.Unschedulable, strings.Join(c.Commands(), "\n"), out.String())
+	}
+
 	c.Reset()
 	out.Reset()
 	if err := r.upgradeNodes(context.Background(), w, false); err != nil {
