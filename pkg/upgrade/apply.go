@@ -52,7 +52,11 @@ type applyRun struct {
 // the last one stopped; a dry run prints the plan and touches nothing.
 func Apply(ctx context.Context, s *host.Session, cs kubernetes.Interface, opts ApplyOptions) error {
 	c := s.Cluster()
-	r := &applyRun{Session: s, cs: cs, opts: opts, target: c.Spec.KubernetesVersion, etcdTarget: c.Spec.Etcd.Version}
+	etcdTarget, err := EtcdTarget(ctx, c)
+	if err != nil {
+		return err
+	}
+	r := &applyRun{Session: s, cs: cs, opts: opts, target: c.Spec.KubernetesVersion, etcdTarget: etcdTarget}
 	if opts.MaxUnavailable < 1 {
 		r.opts.MaxUnavailable = 1
 	}
@@ -137,7 +141,7 @@ func (r *applyRun) preflight(ctx context.Context) error {
 		r.Log("preflight", "", "would read the cluster and run the checks of `kubectl kbs upgrade plan`; any failed check stops the upgrade")
 		return nil
 	}
-	p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window})
+	p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window, EtcdTarget: r.etcdTarget})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +26,36 @@ import (
 // bundleSpec is examples/k8s.yaml at target, installed from a bundle of
 // the target, with an etcd binary to upload.
 func bundleSpec(t *testing.T, target string) *cluster.Cluster {
-	spec := withTarget(loadSpec(t, "k8s"), target, "v3.7.3")
+	spec := withTarget(loadSpec(t, "k8s"), target, "")
 	spec.Spec.Runtime.Source, spec.Spec.Runtime.Bundle = cluster.RuntimeSourceBundle, bundleOf(t, target)
-	spec.Spec.Etcd.Binary = "/opt/etcd-v3.7.3/etcd"
+	spec.Spec.Etcd.Binary = fakeEtcd(t, "etcd Version: 3.7.3\nGit SHA: 0000000\n")
 	return spec
+}
+
+// fakeEtcd is a program that prints version as etcd --version does.
+func fakeEtcd(t *testing.T, version string) string {
+	path := filepath.Join(t.TempDir(), "etcd")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\nprintf '"+version+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// With spec.etcd.binary the target is what the binary says it is; a file
+// that is not etcd is refused.
+func TestEtcdTarget(t *testing.T) {
+	spec := loadSpec(t, "k8s")
+	if v, err := EtcdTarget(context.Background(), spec); v != "v3.7.3" || err != nil {
+		t.Errorf("spec.etcd.version: %q %v", v, err)
+	}
+	spec.Spec.Etcd.Version, spec.Spec.Etcd.Binary = "", fakeEtcd(t, "etcd Version: 3.6.16\n")
+	if v, err := EtcdTarget(context.Background(), spec); v != "v3.6.16" || err != nil {
+		t.Errorf("spec.etcd.binary: %q %v", v, err)
+	}
+	spec.Spec.Etcd.Binary = fakeEtcd(t, "Kubernetes v1.37.2\n")
+	if _, err := EtcdTarget(context.Background(), spec); err == nil || !strings.Contains(err.Error(), "is not etcd") {
+		t.Errorf("a kubelet as etcd: %v", err)
+	}
 }
 
 // The dry run is the whole upgrade in order — preflight, snapshot, etcd,
@@ -50,7 +78,7 @@ func TestApplyDryRunPlan(t *testing.T) {
 	steps := []string{
 		"[preflight] would read the cluster and run the checks",
 		"[etcd-snapshot] would save an etcd snapshot",
-		"[plan] etcd-0: would install etcd v3.7.3 (uploaded from /opt/etcd-v3.7.3/etcd)",
+		"[plan] etcd-0: would install etcd v3.7.3 (uploaded from " + spec.Spec.Etcd.Binary + ")",
 		"[plan] master-0: would upload images.tar from the bundle to /var/lib/kbs/images.tar",
 		"[plan] worker-1: would upload images.tar",
 		"[plan] master-0: would upload bin/kubeadm from the bundle to /usr/local/bin/kubeadm",

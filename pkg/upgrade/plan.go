@@ -73,6 +73,31 @@ type Options struct {
 	Window time.Duration
 	// Now is the clock (tests set it).
 	Now time.Time
+	// EtcdTarget is the etcd the spec asks for (see EtcdTarget); empty
+	// means spec.etcd.version. EtcdTargetError says why it is unknown.
+	EtcdTarget      string
+	EtcdTargetError string
+}
+
+// EtcdTarget is the etcd version the spec asks for: spec.etcd.version, or
+// the version spec.etcd.binary (the file an upgrade uploads) prints.
+func EtcdTarget(ctx context.Context, spec *cluster.Cluster) (string, error) {
+	e := spec.Spec.Etcd
+	if e.Binary == "" {
+		return e.Version, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, e.Binary, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("spec.etcd.binary %s --version: %w", e.Binary, err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	v := versionRE.FindString(first)
+	if !strings.HasPrefix(first, "etcd Version: ") || v == "" {
+		return "", fmt.Errorf("spec.etcd.binary %s is not etcd: its --version printed %q", e.Binary, first)
+	}
+	return "v" + strings.TrimPrefix(v, "v"), nil
 }
 
 // MakePlan reads the cluster (cs, the hosts of s over SSH, etcd with the
@@ -81,6 +106,13 @@ type Options struct {
 func MakePlan(ctx context.Context, s *host.Session, cs kubernetes.Interface, opts Options) (*Plan, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
+	}
+	if opts.EtcdTarget == "" && opts.EtcdTargetError == "" {
+		if v, err := EtcdTarget(ctx, s.Cluster()); err != nil {
+			opts.EtcdTargetError = err.Error()
+		} else {
+			opts.EtcdTarget = v
+		}
 	}
 	o := &Observed{}
 	done := make(chan struct{}, 3)
@@ -131,9 +163,12 @@ func operatorKubectl(ctx context.Context) string {
 // Evaluate turns what runs into the plan for spec: pure, so every rule is
 // tested on the shapes it guards against.
 func Evaluate(spec *cluster.Cluster, o *Observed, opts Options) *Plan {
-	target, etcdTarget := spec.Spec.KubernetesVersion, spec.Spec.Etcd.Version
+	target, etcdTarget := spec.Spec.KubernetesVersion, opts.EtcdTarget
+	if etcdTarget == "" {
+		etcdTarget = spec.Spec.Etcd.Version
+	}
 	p := &Plan{Cluster: spec.Metadata.Name}
-	p.Components = components(spec, o)
+	p.Components = components(spec, o, etcdTarget)
 	var apiservers, members []string
 	for _, c := range p.Components {
 		switch c.Name {
@@ -165,7 +200,7 @@ func Evaluate(spec *cluster.Cluster, o *Observed, opts Options) *Plan {
 		checkCertificates(o, opts),
 		checkEtcdDisk(spec, o),
 		checkKubernetesBinaries(spec, p),
-		checkEtcdBinaries(spec, o, p),
+		checkEtcdBinaries(spec, o, etcdTarget, opts.EtcdTargetError),
 	}
 	return p
 }
@@ -187,8 +222,8 @@ func apiChecked(name string, o *Observed, f func() Check) Check {
 }
 
 // components lists every versioned part by host, as the plan prints them.
-func components(spec *cluster.Cluster, o *Observed) []Component {
-	target, etcdTarget := spec.Spec.KubernetesVersion, spec.Spec.Etcd.Version
+func components(spec *cluster.Cluster, o *Observed, etcdTarget string) []Component {
+	target := spec.Spec.KubernetesVersion
 	var out []Component
 	add := func(h cluster.Host, name, current, to string) {
 		out = append(out, Component{Host: h.Name, Role: h.Role, Name: name, Current: current, Target: to})
@@ -356,12 +391,14 @@ func checkKubernetesBinaries(spec *cluster.Cluster, p *Plan) Check {
 }
 
 // checkEtcdBinaries: an etcd upgrade installs spec.etcd.binary when the
-// spec names one (it must be the target), else the hosts' own etcd binary
-// must already be the target (kbs installs etcd on hosts only from a
-// binary it is given).
-func checkEtcdBinaries(spec *cluster.Cluster, o *Observed, p *Plan) Check {
+// spec names one (its own --version is the target), else the hosts' own
+// etcd binary must already be the target (kbs installs etcd on hosts only
+// from a binary it is given).
+func checkEtcdBinaries(spec *cluster.Cluster, o *Observed, target, targetErr string) Check {
 	const name = "etcd-binaries"
-	target := spec.Spec.Etcd.Version
+	if targetErr != "" {
+		return failed(name, "%s", targetErr)
+	}
 	if spec.Spec.Etcd.Binary != "" {
 		return passed(name, "etcd %s from %s", target, spec.Spec.Etcd.Binary)
 	}

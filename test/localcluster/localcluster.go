@@ -138,7 +138,7 @@ spec:
 // previous builds them).
 const (
 	PreviousKubernetes = "v1.36.3"
-	PreviousEtcd       = "v3.6.16"
+	PreviousEtcd       = "v3.6.16" // what _output/bin/previous/etcd is
 )
 
 // PreviousSpec is Spec one release back: Kubernetes and etcd of the
@@ -153,9 +153,9 @@ func PreviousSpec(c *nodes.Cluster, name string) (string, error) {
 		return "", err
 	}
 	for old, repl := range map[string]string{
-		"kubernetesVersion: v1.37.2":                                       "kubernetesVersion: " + PreviousKubernetes,
-		"bundle: " + filepath.Join(out, "bundle") + "\n":                   "bundle: " + filepath.Join(out, "bundle-previous") + "\n",
-		"  etcd:\n    binary: " + filepath.Join(out, "bin", "etcd") + "\n": "  etcd:\n    version: " + PreviousEtcd + "\n    binary: " + filepath.Join(out, "bin", "previous", "etcd") + "\n",
+		"kubernetesVersion: v1.37.2":                              "kubernetesVersion: " + PreviousKubernetes,
+		"bundle: " + filepath.Join(out, "bundle") + "\n":          "bundle: " + filepath.Join(out, "bundle-previous") + "\n",
+		"    binary: " + filepath.Join(out, "bin", "etcd") + "\n": "    binary: " + filepath.Join(out, "bin", "previous", "etcd") + "\n",
 	} {
 		if !strings.Contains(s, old) {
 			return "", fmt.Errorf("the spec template changed: no %q in it", old)
