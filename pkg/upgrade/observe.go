@@ -150,7 +150,7 @@ func toolsScript(h cluster.Host, dataDir string) string {
 		db := shell.Quote(dataDir + "/member/snap/db")
 		s += `; printf 'etcd=%s\n' "$(` + etcdhost.Binary + ` --version 2>/dev/null | head -1)"` +
 			`; printf 'db=%s\n' "$(stat -c %s ` + db + ` 2>/dev/null)"` +
-			`; printf 'free=%s\n' "$(df -Pk ` + shell.Quote(dataDir) + ` 2>/dev/null | awk 'NR==2 {print $4 * 1024}')"`
+			`; printf 'free-kib=%s\n' "$(df -Pk ` + shell.Quote(dataDir) + ` 2>/dev/null | awk 'NR==2 {print $4}')"`
 	}
 	return s
 }
@@ -180,8 +180,11 @@ func parseTools(out string) HostTools {
 			t.Etcd = ver
 		case "db":
 			t.DBBytes = parseInt(v)
-		case "free":
-			t.FreeBytes = parseInt(v)
+		case "free-kib":
+			// df's KiB, multiplied here: awk prints big products as 8.5e+10.
+			if kib := parseInt(v); kib >= 0 {
+				t.FreeBytes = kib << 10
+			}
 		}
 	}
 	return t

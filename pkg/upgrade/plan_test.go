@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,7 +235,7 @@ func bundleOf(t *testing.T, k8s string) string {
 
 // What the hosts print is read into versions and sizes.
 func TestParseTools(t *testing.T) {
-	out := "kubeadm=v1.36.3\nkubelet=Kubernetes v1.36.3\nkubectl=Client Version: v1.36.3\netcd=etcd Version: 3.6.16\ndb=20480\nfree=1048576\n"
+	out := "kubeadm=v1.36.3\nkubelet=Kubernetes v1.36.3\nkubectl=Client Version: v1.36.3\netcd=etcd Version: 3.6.16\ndb=20480\nfree-kib=1024\n"
 	got := parseTools(out)
 	want := HostTools{Kubeadm: "v1.36.3", Kubelet: "v1.36.3", Kubectl: "v1.36.3", Etcd: "v3.6.16", DBBytes: 20480, FreeBytes: 1048576}
 	if got != want {
@@ -247,5 +248,26 @@ func TestParseTools(t *testing.T) {
 		if got := imageTag(image); got != tag {
 			t.Errorf("imageTag(%s) = %q, want %q", image, got, tag)
 		}
+	}
+}
+
+// The tools query, run by sh here on an etcd data directory of 4 KiB on
+// this machine's disk: sizes come back as integers (awk once printed the
+// free bytes as 8.5e+10, which no parser reads).
+func TestToolsScriptBySh(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "member", "snap"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "member", "snap", "db"), make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sh", "-c", toolsScript(cluster.Host{Name: "etcd-0", Role: cluster.RoleEtcd}, dir)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseTools(string(out))
+	if got.DBBytes != 4096 || got.FreeBytes <= 0 {
+		t.Errorf("%+v from\n%s", got, out)
 	}
 }

@@ -66,3 +66,15 @@ func RunRoot() (string, error) {
 	}
 	return filepath.Join(out, "run"), nil
 }
+
+// UseTestKubectl puts the test environment's kubectl (the cluster's
+// release) first on this process's PATH, as an operator's kubectl within
+// one minor of the cluster is: `kubectl kbs upgrade plan` checks the
+// kubectl it finds there, and a machine's own may be any release.
+func UseTestKubectl() error {
+	kubectl, err := Binary("kubectl")
+	if err != nil {
+		return err
+	}
+	return os.Setenv("PATH", filepath.Dir(kubectl)+string(os.PathListSeparator)+os.Getenv("PATH"))
+}

@@ -44,6 +44,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := env.UseTestKubectl(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	// The real binary: the fault test interrupts it like an operator would.
 	kbsBin = filepath.Join(workDir, "kubectl-kbs")
 	build := exec.Command("go", "build", "-o", kbsBin, "./cmd/kubectl-kbs")

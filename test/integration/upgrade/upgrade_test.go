@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/pkg/upgrade"
+	"github.com/kubectl-kbs/kbs/test/env"
 	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
 	"github.com/kubectl-kbs/kbs/test/nodes"
@@ -38,6 +39,10 @@ import (
 var cluster *nodes.Cluster
 
 func TestMain(m *testing.M) {
+	if err := env.UseTestKubectl(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	// Five minutes: other packages build and boot their nodes beside these.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	var err error
