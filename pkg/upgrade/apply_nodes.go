@@ -155,7 +155,7 @@ func (r *applyRun) upgradeNodes(ctx context.Context, nodes []cluster.Host, first
 		if err := r.installTools(ctx, h, "kubeadm"); err != nil {
 			return err
 		}
-		what, args := "kubeadm upgrade node", "upgrade node"
+		what, args := "kubeadm upgrade node", "upgrade node"+r.ignoredChecks()
 		if first {
 			what, args = "kubeadm upgrade apply", "upgrade apply "+shell.Quote(r.target)+" --yes"+r.ignoredChecks()
 		}
@@ -202,7 +202,7 @@ func (r *applyRun) phaseName(nodes []cluster.Host) string {
 }
 
 // ignoredChecks passes the spec's kubeadm preflight exceptions on to
-// kubeadm upgrade apply, as init does.
+// kubeadm upgrade apply and upgrade node, as init and join do.
 func (r *applyRun) ignoredChecks() string {
 	ignore := r.Cluster().Spec.Kubeadm.IgnorePreflightErrors
 	if len(ignore) == 0 {

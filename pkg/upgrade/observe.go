@@ -58,6 +58,9 @@ type Node struct {
 type Pod struct {
 	Version string `json:"version"` // its image's tag
 	Ready   bool   `json:"ready"`
+	// Status says why a pod that is not ready is not: its phase and the
+	// Ready condition's reason and message.
+	Status string `json:"status,omitempty"`
 }
 
 // HostTools are the versions a host's binaries print, and its etcd data
@@ -101,7 +104,7 @@ func observeAPI(ctx context.Context, cs kubernetes.Interface, o *Observed) {
 		if o.ControlPlanePods[p.Spec.NodeName] == nil {
 			o.ControlPlanePods[p.Spec.NodeName] = map[string]Pod{}
 		}
-		o.ControlPlanePods[p.Spec.NodeName][component] = Pod{Version: imageTag(p.Spec.Containers[0].Image), Ready: podReady(p)}
+		o.ControlPlanePods[p.Spec.NodeName][component] = Pod{Version: imageTag(p.Spec.Containers[0].Image), Ready: podReady(p), Status: podStatus(p)}
 	}
 	if ds, err := cs.AppsV1().DaemonSets("kube-system").Get(ctx, "kube-proxy", metav1.GetOptions{}); err == nil && len(ds.Spec.Template.Spec.Containers) > 0 {
 		o.KubeProxy = imageTag(ds.Spec.Template.Spec.Containers[0].Image)
@@ -118,6 +121,20 @@ func nodeReady(n corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// podStatus is a pod's phase and its Ready condition, for a reason.
+func podStatus(p corev1.Pod) string {
+	s := string(p.Status.Phase)
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			s += fmt.Sprintf(", Ready=%s", c.Status)
+			if c.Reason != "" || c.Message != "" {
+				s += " " + strings.TrimSpace(c.Reason+" "+c.Message)
+			}
+		}
+	}
+	return s
 }
 
 func podReady(p corev1.Pod) bool {

@@ -319,8 +319,11 @@ func checkControlPlanePods(spec *cluster.Cluster, o *Observed) Check {
 	for _, h := range spec.HostsWithRole(cluster.RoleControlPlane) {
 		for _, c := range controlPlaneComponents {
 			p, ok := o.ControlPlanePods[h.Name][c]
-			if !ok || !p.Ready {
-				bad = append(bad, h.Name+"/"+c)
+			switch {
+			case !ok:
+				bad = append(bad, h.Name+"/"+c+" (no such pod)")
+			case !p.Ready:
+				bad = append(bad, fmt.Sprintf("%s/%s (%s, %s)", h.Name, c, p.Version, p.Status))
 			}
 		}
 	}

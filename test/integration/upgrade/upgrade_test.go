@@ -148,7 +148,7 @@ func TestUpgradeEndToEnd(t *testing.T) {
 		if err == nil {
 			t.Fatalf("the interrupted apply succeeded:\n%s", progress)
 		}
-		t.Logf("interrupted: %v", err)
+		t.Logf("interrupted: %v\n%s", err, progress)
 		_, progress = kbs(t, p.args(p.target, "upgrade", "apply")...)
 		for _, want := range []string{"resuming: an earlier run stopped half-way", "[etcd-etcd0] already done (journal), verified", "[control-plane-master-0] already done (journal), verified", "worker-1: at v1.37.2 and uncordoned"} {
 			if !strings.Contains(progress, want) {
