@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/state"
 	"github.com/kubectl-kbs/kbs/pkg/upgrade"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // UpgradeApplyOptions is `kubectl kbs upgrade apply`.
@@ -26,6 +27,8 @@ type UpgradeApplyOptions struct {
 	DrainTimeout   time.Duration
 	NodeTimeout    time.Duration
 	Window         time.Duration
+	Output         string
+	Timings        bool
 
 	spec *cluster.Cluster
 	genericiooptions.IOStreams
@@ -81,6 +84,8 @@ func newCmdUpgradeApply(f *genericclioptions.ConfigFlags, streams genericiooptio
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "How long one node's drain may take (PodDisruptionBudgets can hold it)")
 	fs.DurationVar(&o.NodeTimeout, "node-timeout", o.NodeTimeout, "How long a node or etcd member may take to come back at the target")
 	fs.DurationVar(&o.Window, "window", o.Window, "How long every certificate must stay valid (the preflight's check)")
+	fs.StringVarP(&o.Output, "output", "o", "text", "Progress as text, or json: one event per phase and host on stdout, as init writes them")
+	fs.BoolVar(&o.Timings, "timings", false, "At the end, print each phase's wall time and how much of it was spent inside kubeadm, drains, kubelet restarts and image imports (the rest is kbs's own)")
 	return cmd
 }
 
@@ -93,6 +98,8 @@ func (o *UpgradeApplyOptions) Complete() error {
 		return fmt.Errorf("--drain-timeout and --node-timeout must be positive")
 	case o.Window < 0:
 		return fmt.Errorf("--window must not be negative, got %s", o.Window)
+	case o.Output != "text" && o.Output != "json":
+		return fmt.Errorf("unknown --output %q: use text or json", o.Output)
 	}
 	if err := o.sshFlags.validate(); err != nil {
 		return err
@@ -112,9 +119,10 @@ func (o *UpgradeApplyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	out := o.ErrOut
-	if o.DryRun {
-		out = o.Out // the plan is the result
-	} else {
+	if o.DryRun || o.Output == "json" {
+		out = o.Out // the plan, or the event stream, is the result
+	}
+	if !o.DryRun {
 		release, err := state.Lock(o.StateDir, commandLine())
 		if err != nil {
 			return err
@@ -127,7 +135,12 @@ func (o *UpgradeApplyOptions) Run(ctx context.Context) error {
 	}
 	dialer := o.sshFlags.dialer(o.IOStreams)
 	defer dialer.Close()
-	s := &host.Session{Spec: o.spec, Local: local, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out}
+	s := &host.Session{Spec: o.spec, Local: local, SSH: dialer, Plan: o.DryRun, Parallel: o.Parallel, Out: out, JSON: o.Output == "json"}
+	start := time.Now()
+	if o.Timings {
+		s.Timings = &workflow.Timings{}
+		defer func() { s.Timings.Print(o.ErrOut, time.Since(start)) }()
+	}
 	snapshot := func(ctx context.Context) (string, error) {
 		snap, err := etcd.Save(ctx, &etcd.Env{Spec: o.spec, State: local}, etcd.SaveOptions{})
 		if err != nil {

@@ -42,8 +42,9 @@ type applyRun struct {
 	etcd   *http.Client
 }
 
-// Apply upgrades the cluster to its spec's versions as one journaled
-// operation: preflight (the plan's checks), an etcd snapshot, etcd member
+// Apply upgrades the cluster to its spec's versions: the plan's checks
+// first (a cluster already at the spec is left alone), then one journaled
+// operation: an etcd snapshot, etcd member
 // by member (followers first, the leader last), the target's images on
 // every node, the first control plane (kubeadm upgrade apply), the other
 // control planes (kubeadm upgrade node), then the workers in batches of
@@ -78,13 +79,23 @@ func Apply(ctx context.Context, s *host.Session, cs kubernetes.Interface, opts A
 		defer hc.CloseIdleConnections()
 		r.etcd = hc
 	}
-	return host.RunOperation(ctx, s, r, "upgrade "+r.target+" etcd "+r.etcdTarget, r.phases(ctx)...)
+	if done, err := r.preflight(ctx); err != nil || done {
+		return err
+	}
+	if err := host.RunOperation(ctx, s, r, "upgrade "+r.target+" etcd "+r.etcdTarget, r.phases(ctx)...); err != nil {
+		return err
+	}
+	if s.DryRun() {
+		return nil
+	}
+	// The spec as applied, as init records it: what the next plan and
+	// `kubectl kbs clusters` compare with.
+	return s.State().SaveSpec(c)
 }
 
 func (r *applyRun) phases(ctx context.Context) []workflow.Phase[*applyRun] {
 	c := r.Cluster()
 	ps := []workflow.Phase[*applyRun]{
-		{Name: "preflight", Short: "the plan's checks, every one passed", Run: func(ctx context.Context, r *applyRun) error { return r.preflight(ctx) }},
 		{Name: "etcd-snapshot", Short: "an etcd snapshot saved on this machine first", Run: func(ctx context.Context, r *applyRun) error { return r.snapshot(ctx) }},
 	}
 	for _, m := range r.etcdOrder(ctx) {
@@ -134,16 +145,17 @@ func names(hs []cluster.Host) string {
 	return strings.Join(out, ",")
 }
 
-// preflight refuses to start (or go on) unless every check of the plan
-// passes; a dry run only says it would check.
-func (r *applyRun) preflight(ctx context.Context) error {
+// preflight runs the plan's checks before anything changes, on every run
+// (a resumed one too): any failed check stops the upgrade; a cluster that
+// already runs the spec is done. A dry run only says it would check.
+func (r *applyRun) preflight(ctx context.Context) (done bool, err error) {
 	if r.DryRun() {
 		r.Log("preflight", "", "would read the cluster and run the checks of `kubectl kbs upgrade plan`; any failed check stops the upgrade")
-		return nil
+		return false, nil
 	}
 	p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window, EtcdTarget: r.etcdTarget})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if bad := p.Failed(); len(bad) > 0 {
 		var reasons []string
@@ -152,14 +164,14 @@ func (r *applyRun) preflight(ctx context.Context) error {
 				reasons = append(reasons, c.Name+": "+c.Reason)
 			}
 		}
-		return fmt.Errorf("the upgrade may not start: %s (kubectl kbs upgrade plan shows every check)", strings.Join(reasons, "; "))
+		return false, fmt.Errorf("the upgrade may not start: %s (kubectl kbs upgrade plan shows every check)", strings.Join(reasons, "; "))
 	}
 	if p.UpToDate() {
-		r.Log("preflight", "", "nothing to upgrade: the cluster runs Kubernetes %s and etcd %s", r.target, r.etcdTarget)
-		return nil
+		r.Log("preflight", "", "nothing to upgrade: %s runs Kubernetes %s and etcd %s, as its spec says", p.Cluster, r.target, r.etcdTarget)
+		return true, nil
 	}
 	r.Log("preflight", "", "every check passed: Kubernetes %s → %s, etcd %s → %s", p.Kubernetes.Current, r.target, p.Etcd.Current, r.etcdTarget)
-	return nil
+	return false, nil
 }
 
 func (r *applyRun) snapshot(ctx context.Context) error {

@@ -111,16 +111,17 @@ func (r *applyRun) upgradeMember(ctx context.Context, m cluster.Host) error {
 	if err != nil {
 		return err
 	}
+	var start time.Time
 	err = r.OnHosts(ctx, []cluster.Host{m}, func(ctx context.Context, h *host.Host) error {
 		if _, err := etcdhost.InstallFiles(ctx, r.Cluster(), h, p, nil); err != nil {
 			return err
 		}
+		start = time.Now()
 		return h.Exec(ctx, "restart etcd", "systemctl daemon-reload && systemctl restart "+etcdhost.UnitName)
 	})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
 	err = retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
 		cur := askMember(ctx, r.etcd, base)
 		switch {
@@ -141,6 +142,7 @@ func (r *applyRun) upgradeMember(ctx context.Context, m cluster.Host) error {
 	if err != nil {
 		return fmt.Errorf("%s after its restart: %w (on %s: journalctl -u %s; the snapshot saved first restores the data)", m.Name, err, m.Name, etcdhost.UnitName)
 	}
+	r.Trace("etcd restart until healthy", start)
 	r.Log(phase, m.Name, "at %s, healthy and caught up in %s", r.etcdTarget, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }

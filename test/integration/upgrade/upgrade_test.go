@@ -12,19 +12,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -133,7 +127,14 @@ func TestUpgradeEndToEnd(t *testing.T) {
 		}
 	})
 
-	probe := startWorkload(t, cs)
+	var ips []string
+	for _, n := range []string{"master-0", "worker-0", "worker-1"} {
+		ips = append(ips, cluster.Node(n).IP.String())
+	}
+	probe, err := workload.Probed(context.Background(), cs, "upgrade", "kbs.local/coredns:v1.14.2", ips)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	t.Run("apply, interrupted once a worker is drained, then resumed", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -165,14 +166,20 @@ func TestUpgradeEndToEnd(t *testing.T) {
 		if after := caSums(t); after != caBefore {
 			t.Errorf("a CA changed: %s, then %s", caBefore, after)
 		}
-		failed, total, longest := probe()
-		t.Logf("prober: %d of %d requests failed, longest run of failures %s", failed, total, longest)
-		if total == 0 || failed*20 > total {
-			t.Errorf("the workload was unavailable for %d of %d requests", failed, total)
+		res := probe()
+		t.Logf("prober: %d of %d requests failed (%.2f %%), longest run of failures %s", res.Failed, res.Total, 100*res.Rate(), res.Longest)
+		// Bounded loosely here (the benchmark holds the 1 % goal): the
+		// workload was never gone for long.
+		if res.Total == 0 || res.Rate() > 0.05 || res.Longest > 15*time.Second {
+			t.Errorf("the workload was unavailable for %d of %d requests, at most %s in a row", res.Failed, res.Total, res.Longest)
 		}
 		_, progress := kbs(t, p.args(p.target, "upgrade", "plan")...)
 		if !strings.Contains(progress, "nothing to upgrade") {
 			t.Errorf("a second plan:\n%s", progress)
+		}
+		_, progress = kbs(t, p.args(p.target, "upgrade", "apply")...)
+		if !strings.Contains(progress, "nothing to upgrade: k8s runs Kubernetes v1.37.2 and etcd v3.7.3") || strings.Contains(progress, "[etcd-snapshot]") {
+			t.Errorf("a second apply did something:\n%s", progress)
 		}
 	})
 }
@@ -201,99 +208,4 @@ func caSums(t *testing.T) string {
 	a := onNode(t, "master-0", "cat", "/etc/kubernetes/pki/ca.crt")
 	b := onNode(t, "etcd0", "cat", "/etc/etcd/pki/ca.crt")
 	return fmt.Sprintf("%x", sha256.Sum256([]byte(a+b)))
-}
-
-// startWorkload runs two replicas of a web server with a PodDisruptionBudget
-// (minAvailable 1) behind a NodePort, and probes it every 200 ms from this
-// machine, round-robin over the nodes; the returned func stops the prober
-// and reports failed and total requests and the longest run of failures.
-func startWorkload(t *testing.T, cs kubernetes.Interface) func() (int, int, time.Duration) {
-	t.Helper()
-	ctx := context.Background()
-	const ns = "upgrade"
-	labels := map[string]string{"app": "web"}
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
-	must(cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "corefile"},
-		Data: map[string]string{"Corefile": ".:5353 {\n    health :8080\n    errors\n}\n"}}, metav1.CreateOptions{}))
-	replicas := int32(2)
-	must(cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-				Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
-					Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{TopologyKey: "kubernetes.io/hostname", LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}}}},
-				Containers: []corev1.Container{{
-					Name: "web", Image: "kbs.local/coredns:v1.14.2", ImagePullPolicy: corev1.PullNever,
-					Args:           []string{"-conf", "/etc/coredns/Corefile"},
-					Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
-					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
-					VolumeMounts:   []corev1.VolumeMount{{Name: "conf", MountPath: "/etc/coredns"}},
-				}},
-				Volumes: []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "corefile"}}}}},
-			}}},
-	}, metav1.CreateOptions{}))
-	minAvailable := intstr.FromInt32(1)
-	must(cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &minAvailable, Selector: &metav1.LabelSelector{MatchLabels: labels}}}, metav1.CreateOptions{}))
-	svc, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: labels, Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(8080)}}}}, metav1.CreateOptions{})
-	must(svc, err)
-	err = wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
-		return err == nil && d.Status.ReadyReplicas == 2, nil
-	})
-	if err != nil {
-		t.Fatalf("the workload is not ready: %v", err)
-	}
-	var urls []string
-	for _, n := range []string{"master-0", "worker-0", "worker-1"} {
-		urls = append(urls, fmt.Sprintf("http://%s:%d/health", cluster.Node(n).IP, svc.Spec.Ports[0].NodePort))
-	}
-	var mu sync.Mutex
-	var failed, total int
-	var longest time.Duration
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		hc := &http.Client{Timeout: 2 * time.Second}
-		var failingSince time.Time
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			resp, err := hc.Get(urls[i%len(urls)])
-			ok := err == nil && resp.StatusCode == http.StatusOK
-			if resp != nil {
-				resp.Body.Close()
-			}
-			mu.Lock()
-			total++
-			if ok {
-				failingSince = time.Time{}
-			} else {
-				failed++
-				if failingSince.IsZero() {
-					failingSince = time.Now()
-				}
-				longest = max(longest, time.Since(failingSince))
-			}
-			mu.Unlock()
-		}
-	}()
-	return func() (int, int, time.Duration) {
-		close(stop)
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return failed, total, longest
-	}
 }
