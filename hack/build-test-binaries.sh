@@ -205,12 +205,13 @@ build_previous() {
   local name
   for name in containerd containerd-shim-runc-v2 ctr bridge host-local loopback portmap flanneld flannel pause kbs-images calico; do
     [[ -e $shared/$name ]] || { log "previous: $shared/$name missing: build the other groups first"; exit 1; }
-    ln -sfn "../$name" "$OUT/$name"
+    # Touched only when wrong: the bundle script's stamp reads their times.
+    [[ $(readlink "$OUT/$name" 2>/dev/null) == "../$name" ]] || ln -sfn "../$name" "$OUT/$name"
     grep -E "^$name " "$shared/.pins" >>"$PINS.tmp" || true
   done
   grep -E "^calico-node " "$shared/.pins" >>"$PINS.tmp" || true
   grep -vE "^(containerd|containerd-shim-runc-v2|ctr|bridge|host-local|loopback|portmap|flanneld|flannel|pause|kbs-images|calico|calico-node) " "$PINS" >>"$PINS.tmp" || true
-  mv "$PINS.tmp" "$PINS"
+  if cmp -s "$PINS.tmp" "$PINS"; then rm "$PINS.tmp"; else mv "$PINS.tmp" "$PINS"; fi
 }
 
 groups=("$@")
