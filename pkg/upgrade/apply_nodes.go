@@ -167,8 +167,10 @@ func (r *applyRun) upgradeNodes(ctx context.Context, nodes []cluster.Host, first
 		if err := r.drain(ctx, h.Spec.Name); err != nil {
 			return err
 		}
+		// As init installs them: a bundle gives workers no kubectl
+		// (kubeadm join needs none); packages give every node all three.
 		tools := []string{"kubelet"}
-		if h.Spec.Role == cluster.RoleControlPlane || r.bundle == nil || r.bundle.Sums["bin/kubectl"] != "" {
+		if h.Spec.Role == cluster.RoleControlPlane || r.bundle == nil {
 			tools = append(tools, "kubectl")
 		}
 		if err := r.installTools(ctx, h, tools...); err != nil {

@@ -174,10 +174,13 @@ func TestUpgradeWorker(t *testing.T) {
 		t.Errorf("the kubelet restarted before kubeadm upgrade node:\n%s", cmds)
 	}
 	writes := c.Writes()
-	for _, f := range []string{"/usr/local/bin/kubeadm", "/usr/local/bin/kubelet", "/usr/local/bin/kubectl"} {
+	for _, f := range []string{"/usr/local/bin/kubeadm", "/usr/local/bin/kubelet"} {
 		if _, ok := writes[f]; !ok {
 			t.Errorf("%s not uploaded (wrote %v)", f, writes)
 		}
+	}
+	if _, ok := writes["/usr/local/bin/kubectl"]; ok {
+		t.Error("a bundle worker got kubectl, which init does not give it")
 	}
 	if len(unschedulable) < 2 || !unschedulable[0] || unschedulable[len(unschedulable)-1] {
 		t.Errorf("the node was not cordoned, then uncordoned: %v", unschedulable)
