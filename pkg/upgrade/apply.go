@@ -153,7 +153,7 @@ func (r *applyRun) preflight(ctx context.Context) (done bool, err error) {
 		r.Log("preflight", "", "would read the cluster and run the checks of `kubectl kbs upgrade plan`; any failed check stops the upgrade")
 		return false, nil
 	}
-	p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window, EtcdTarget: r.etcdTarget})
+	p, err := r.stablePlan(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -172,6 +172,34 @@ func (r *applyRun) preflight(ctx context.Context) (done bool, err error) {
 	}
 	r.Log("preflight", "", "every check passed: Kubernetes %s → %s, etcd %s → %s", p.Kubernetes.Current, r.target, p.Etcd.Current, r.etcdTarget)
 	return false, nil
+}
+
+// transient are the checks a resumed run can find failing for a moment
+// (a control plane's static pods restarting after its kubelet did): the
+// plan is read again for up to NodeTimeout while only these fail.
+var transient = map[string]bool{"control-plane-pods": true, "nodes-ready": true, "etcd-healthy": true}
+
+func (r *applyRun) stablePlan(ctx context.Context) (*Plan, error) {
+	deadline := time.Now().Add(r.opts.NodeTimeout)
+	for {
+		p, err := MakePlan(ctx, r.Session, r.cs, Options{Window: r.opts.Window, EtcdTarget: r.etcdTarget})
+		if err != nil {
+			return nil, err
+		}
+		waiting := len(p.Failed()) > 0
+		for _, name := range p.Failed() {
+			waiting = waiting && transient[name]
+		}
+		if !waiting || time.Now().After(deadline) {
+			return p, nil
+		}
+		r.Log("preflight", "", "waiting for %s to pass (up to %s)", strings.Join(p.Failed(), ", "), r.opts.NodeTimeout)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 func (r *applyRun) snapshot(ctx context.Context) error {

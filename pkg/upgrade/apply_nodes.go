@@ -184,7 +184,7 @@ func (r *applyRun) upgradeNodes(ctx context.Context, nodes []cluster.Host, first
 			h.Plan("would wait until %s is Ready at %s, then uncordon it", h.Spec.Name, r.target)
 			return nil
 		}
-		if err := retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error { return r.readyAtTarget(ctx, h.Spec) }); err != nil {
+		if err := r.settled(ctx, h.Spec); err != nil {
 			return r.leftCordoned(h.Spec.Name, err)
 		}
 		h.Trace("kubelet restart until Ready", start)
@@ -343,6 +343,32 @@ func (r *applyRun) readyAtTarget(ctx context.Context, h cluster.Host) error {
 		}
 	}
 	return nil
+}
+
+// settleTime is how long a control plane must stay ready at the target
+// after its kubelet restarted: the new kubelet restarts static pods whose
+// spec it defaults differently, and until it has, their mirror pods still
+// show the old kubelet's "Ready" (make test once took a control plane as
+// done that the next minute showed its scheduler not ready).
+const settleTime = 20 * time.Second
+
+// settled waits until h is ready at the target and, for a control plane,
+// has stayed so for settleTime.
+func (r *applyRun) settled(ctx context.Context, h cluster.Host) error {
+	var since time.Time
+	return retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
+		if err := r.readyAtTarget(ctx, h); err != nil {
+			since = time.Time{}
+			return err
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if h.Role == cluster.RoleControlPlane && time.Since(since) < settleTime {
+			return fmt.Errorf("%s ready at %s for %s of the %s it must hold", h.Name, r.target, time.Since(since).Round(time.Second), settleTime)
+		}
+		return nil
+	})
 }
 
 // nodeAtTarget is readyAtTarget and schedulable: the node needs nothing.
