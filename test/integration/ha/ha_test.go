@@ -24,6 +24,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/diag"
 	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/smoke"
 )
 
 var controlPlanes = []string{"master-0", "master-1"}
@@ -88,6 +89,10 @@ func TestHAControlPlanes(t *testing.T) {
 	t.Run("inspect and diag see every control plane and the endpoint", func(t *testing.T) {
 		inspectAndDiag(t, p)
 	})
+
+	// Before the power cuts: the specs judge the HA shape as kbs built it,
+	// every request through the VIP.
+	t.Run("conformance smoke", func(t *testing.T) { smoke.Run(t, p.spec, cluster.KnownHosts, p.kubeconfig) })
 
 	var down []string
 	var survivor string

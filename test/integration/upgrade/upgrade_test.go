@@ -27,6 +27,7 @@ import (
 	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
 	"github.com/kubectl-kbs/kbs/test/nodes"
+	"github.com/kubectl-kbs/kbs/test/smoke"
 	"github.com/kubectl-kbs/kbs/test/workload"
 )
 
@@ -181,6 +182,12 @@ func TestUpgradeEndToEnd(t *testing.T) {
 		if !strings.Contains(progress, "nothing to upgrade: k8s runs Kubernetes v1.37.2 and etcd v3.7.3") || strings.Contains(progress, "[etcd-snapshot]") {
 			t.Errorf("a second apply did something:\n%s", progress)
 		}
+	})
+
+	// The upgraded cluster judged as a new one is: its kubelets, kube-proxy,
+	// CoreDNS and the CNI after the upgrade, not before.
+	t.Run("conformance smoke on the upgraded cluster", func(t *testing.T) {
+		smoke.Run(t, p.target, cluster.KnownHosts, p.kubeconfig)
 	})
 }
 
