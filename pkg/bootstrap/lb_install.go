@@ -18,18 +18,6 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
-// aptLock serializes kbs's apt runs on a host: the runtime and the load
-// balancer install in parallel phases.
-const aptLock = "/run/kbs-apt.lock"
-
-// aptLocked runs script under kbs's apt lock, held by the command's own
-// shell (file descriptor 9) until it exits.
-func aptLocked(script string) string {
-	return aptLockPrefix + script
-}
-
-const aptLockPrefix = "exec 9>" + aptLock + " && flock 9 && "
-
 // vrrpPasswordFile keeps keepalived's VRRP password in the state directory
 // (0600); VRRP's PASS authentication takes eight characters.
 const vrrpPasswordFile = "vrrp-password"
@@ -159,7 +147,7 @@ func installLBPackages(ctx context.Context, d InitData, h *host.Host) error {
 		}
 		// The runtime's apt may run on this host at the same time: both
 		// take kbs's apt lock.
-		return h.Exec(ctx, "install haproxy and keepalived", aptLocked("export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq haproxy keepalived >/dev/null"))
+		return h.Exec(ctx, "install haproxy and keepalived", host.AptLocked("export DEBIAN_FRONTEND=noninteractive && apt-get update -qq && apt-get install -y -qq haproxy keepalived >/dev/null"))
 	}
 	b, err := CheckBundle(c)
 	if err != nil {
@@ -183,7 +171,7 @@ func installLBPackages(ctx context.Context, d InitData, h *host.Host) error {
 		return err
 	}
 	for _, f := range debs {
-		if err := uploadVerified(ctx, h, b, f); err != nil {
+		if err := b.Upload(ctx, h, f.Rel, f.Dest, f.Mode); err != nil {
 			return err
 		}
 	}
@@ -296,12 +284,12 @@ func VIPHolder(ctx context.Context, d InitData, members []cluster.Host) (string,
 // waitVIP waits until exactly one member holds the VIP.
 func waitVIP(ctx context.Context, d InitData, members []cluster.Host) (string, error) {
 	var holder string
-	err := retry(ctx, 500*time.Millisecond, vipTimeout, func(ctx context.Context) (err error) {
+	err := workflow.Retry(ctx, 500*time.Millisecond, vipTimeout, func(ctx context.Context) (err error) {
 		holder, err = VIPHolder(ctx, d, members)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("after %s: %w", vipTimeout, err)
+		return "", err
 	}
 	return holder, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // setHAProxyBackends rewrites haproxy's servers on members (a graceful
@@ -59,7 +60,7 @@ func endpointServes(ctx context.Context, d InitData, remaining []cluster.Host) e
 	if err != nil {
 		return err
 	}
-	if err := retry(ctx, 500*time.Millisecond, time.Minute, func(ctx context.Context) error {
+	if err := workflow.Retry(ctx, 500*time.Millisecond, time.Minute, func(ctx context.Context) error {
 		return readyzAt(ctx, cfg, d.Cluster().Spec.ControlPlaneEndpoint)
 	}); err != nil {
 		return fmt.Errorf("the endpoint %s does not answer after the reset: %w", d.Cluster().Spec.ControlPlaneEndpoint, err)

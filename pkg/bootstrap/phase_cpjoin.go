@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -149,34 +148,17 @@ func readyzAt(ctx context.Context, cfg *rest.Config, hostport string) error {
 // waitControlPlane waits until the new control plane's API server answers
 // directly and the endpoint still does.
 func waitControlPlane(ctx context.Context, d InitData, cs kubernetes.Interface, cfg *rest.Config, h cluster.Host) error {
-	err := retry(ctx, time.Second, cpJoinTimeout, func(ctx context.Context) error {
+	err := workflow.Retry(ctx, time.Second, cpJoinTimeout, func(ctx context.Context) error {
 		if err := isControlPlane(ctx, cs, cfg, d.Cluster(), h); err != nil {
 			return err
 		}
 		return readyzAt(ctx, cfg, d.Cluster().Spec.ControlPlaneEndpoint)
 	})
 	if err != nil {
-		return fmt.Errorf("after %s: %w (on %s: crictl ps -a; journalctl -u kubelet)", cpJoinTimeout, err, h.Name)
+		return fmt.Errorf("%w (on %s: crictl ps -a; journalctl -u kubelet)", err, h.Name)
 	}
 	d.Log("control-plane-join", h.Name, "API server ready at %s and through %s", net.JoinHostPort(h.Address, "6443"), d.Cluster().Spec.ControlPlaneEndpoint)
 	return nil
-}
-
-// retry calls f every interval until it succeeds or timeout passes, and
-// returns f's last error (or the context's, if it ended first).
-func retry(ctx context.Context, interval, timeout time.Duration, f func(context.Context) error) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
-		last = f(ctx)
-		return last == nil, nil
-	})
-	if err == nil {
-		return nil
-	}
-	if last == nil || ctx.Err() != nil {
-		return err
-	}
-	return last
 }
 
 // controlPlaneFiles are what every control plane shares, from the state

@@ -140,15 +140,6 @@ func prepareKernel(ctx context.Context, d InitData, h *host.Host) error {
 	return nil
 }
 
-// k8sMinor turns v1.37.2 into v1.37, the pkgs.k8s.io channel.
-func k8sMinor(v string) string {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	return parts[0] + "." + parts[1]
-}
-
 // installPackages installs the runtime with apt, as the operator's notes do:
 // containerd and runc from the distribution, kubelet, kubeadm and kubectl
 // pinned to the spec's version from pkgs.k8s.io, then held.
@@ -159,22 +150,15 @@ func installPackages(ctx context.Context, d InitData, h *host.Host) error {
 		d.Log("runtime", h.Spec.Name, "kubelet and kubeadm %s and containerd already installed", c.Spec.KubernetesVersion)
 		return nil
 	}
-	repo := "https://pkgs.k8s.io/core:/stable:/" + k8sMinor(c.Spec.KubernetesVersion) + "/deb/"
-	script := strings.Join([]string{
+	script := strings.Join(append([]string{
 		"export DEBIAN_FRONTEND=noninteractive",
 		// A host without a route to the mirrors must fail, not hang.
 		"echo 'Acquire::http::Timeout \"30\"; Acquire::https::Timeout \"30\"; Acquire::Retries \"2\";' > /etc/apt/apt.conf.d/90kbs-timeouts",
 		"apt-get update -qq",
 		"apt-get install -y -qq containerd runc apt-transport-https ca-certificates curl gpg >/dev/null",
-		"install -d -m 0755 /etc/apt/keyrings",
-		"curl -fsSL " + repo + "Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
-		"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] " + repo + " /' > /etc/apt/sources.list.d/kubernetes.list",
-		"apt-get update -qq",
-		fmt.Sprintf("apt-get install -y -qq --allow-change-held-packages kubelet=%[1]s-* kubeadm=%[1]s-* kubectl=%[1]s-* >/dev/null", want),
-		"apt-mark hold kubelet kubeadm kubectl >/dev/null",
-	}, " && ")
-	d.Log("runtime", h.Spec.Name, "installing containerd and Kubernetes %s packages (%s)", c.Spec.KubernetesVersion, repo)
-	return h.Exec(ctx, "install packages", aptLocked(script))
+	}, host.KubernetesPackages(c.Spec.KubernetesVersion, "kubelet", "kubeadm", "kubectl")...), " && ")
+	d.Log("runtime", h.Spec.Name, "installing containerd and Kubernetes %s packages (pkgs.k8s.io, %s)", c.Spec.KubernetesVersion, host.KubernetesMinor(c.Spec.KubernetesVersion))
+	return h.Exec(ctx, "install packages", host.AptLocked(script))
 }
 
 var versionRE = regexp.MustCompile(`\bv?\d+\.\d+\.\d+\S*`)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
+	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote/remotetest"
 )
 
@@ -53,10 +54,10 @@ var aptSteps = []string{
 	"apt-get update -qq",
 	"apt-get install -y -qq containerd runc apt-transport-https ca-certificates curl gpg >/dev/null",
 	"install -d -m 0755 /etc/apt/keyrings",
-	"curl -fsSL https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+	"curl -fsSL 'https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key' | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
 	"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
 	"apt-get update -qq",
-	"apt-get install -y -qq --allow-change-held-packages kubelet=1.37.2-* kubeadm=1.37.2-* kubectl=1.37.2-* >/dev/null",
+	"apt-get install -y -qq --allow-change-held-packages 'kubelet=1.37.2-*' 'kubeadm=1.37.2-*' 'kubectl=1.37.2-*' >/dev/null",
 	"apt-mark hold kubelet kubeadm kubectl >/dev/null",
 }
 
@@ -110,7 +111,7 @@ func TestRuntimePhaseFromPackages(t *testing.T) {
 					checkRuntimeCmd)
 				var apt []string
 				for _, cmd := range c.Commands() {
-					if rest, ok := strings.CutPrefix(cmd, aptLockPrefix); ok && strings.HasPrefix(rest, "export DEBIAN_FRONTEND=") {
+					if rest, ok := strings.CutPrefix(cmd, host.AptLockPrefix); ok && strings.HasPrefix(rest, "export DEBIAN_FRONTEND=") {
 						apt = append(apt, rest)
 					}
 				}

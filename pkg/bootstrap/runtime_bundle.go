@@ -2,9 +2,6 @@ package bootstrap
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -76,7 +73,7 @@ func installBundle(ctx context.Context, d InitData, h *host.Host, b *Bundle, run
 	upload := func(files []bundleFile, limit int, opts ...remote.WriteOption) ([]string, error) {
 		var done []string
 		err := remote.ForEach(ctx, files, limit, func(ctx context.Context, f bundleFile) error {
-			if err := uploadVerified(ctx, h, b, f, opts...); err != nil {
+			if err := b.Upload(ctx, h, f.Rel, f.Dest, f.Mode, opts...); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -132,31 +129,6 @@ func runtimeBinary(rel string) bool {
 // into the namespace the kubelet's CRI uses.
 func importCmd(archive string) string {
 	return "ctr -n k8s.io images import " + archive + " >/dev/null"
-}
-
-// uploadVerified streams a bundle file to the node, decompressing it there
-// if the bundle keeps it gzipped, and has the node check its checksum
-// before it replaces dest: a truncated or corrupted transfer never lands
-// under the real name.
-func uploadVerified(ctx context.Context, h *host.Host, b *Bundle, f bundleFile, extra ...remote.WriteOption) error {
-	local, gzipped := b.Local(f.Rel)
-	in, err := os.Open(local)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	opts := append([]remote.WriteOption{remote.SHA256(b.Sums[f.Rel])}, extra...)
-	if gzipped {
-		opts = append(opts, remote.Gunzip())
-	}
-	err = h.WriteStream(ctx, "upload", f.Dest, in, f.Mode, opts...)
-	if errors.Is(err, remote.ErrChecksum) {
-		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS): %w", f.Dest, err)
-	}
-	if err != nil {
-		return fmt.Errorf("uploading %s: %w", f.Dest, err)
-	}
-	return nil
 }
 
 // importImages loads the bundle's image archives of the host's role into

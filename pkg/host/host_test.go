@@ -69,3 +69,15 @@ func TestDryRunPlansOnly(t *testing.T) {
 		t.Fatalf("plan %q", plan)
 	}
 }
+
+// Init and upgrade install the exact version from its minor's channel,
+// every version quoted (a glob in cwd must not expand it), held after.
+func TestKubernetesPackages(t *testing.T) {
+	s := strings.Join(KubernetesPackages("v1.37.2", "kubelet", "kubectl"), " && ")
+	for _, want := range []string{"'https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key'", "https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
+		"--allow-change-held-packages 'kubelet=1.37.2-*' 'kubectl=1.37.2-*' >/dev/null", "apt-mark hold kubelet kubectl"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in %s", want, s)
+		}
+	}
+}

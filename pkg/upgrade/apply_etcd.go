@@ -9,11 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
-
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/etcdhost"
 	"github.com/kubectl-kbs/kbs/pkg/host"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // memberMetrics are the two numbers of an etcd member's /metrics the
@@ -122,7 +121,7 @@ func (r *applyRun) upgradeMember(ctx context.Context, m cluster.Host) error {
 	if err != nil {
 		return err
 	}
-	err = retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
+	err = workflow.Retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
 		cur := askMember(ctx, r.etcd, base)
 		switch {
 		case !cur.Healthy:
@@ -169,20 +168,6 @@ func (r *applyRun) memberAtTarget(ctx context.Context, m cluster.Host) error {
 		return fmt.Errorf("%s runs etcd %q (healthy: %t), not %s", m.Name, cur.Version, cur.Healthy, r.etcdTarget)
 	}
 	return nil
-}
-
-// retry calls f every interval until it succeeds or timeout passes, and
-// returns f's last error.
-func retry(ctx context.Context, interval, timeout time.Duration, f func(context.Context) error) error {
-	var last error
-	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
-		last = f(ctx)
-		return last == nil, nil
-	})
-	if err != nil && last != nil && ctx.Err() == nil {
-		return fmt.Errorf("after %s: %w", timeout, last)
-	}
-	return err
 }
 
 // binarySource says where the target etcd comes from.

@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
 	"github.com/kubectl-kbs/kbs/pkg/shell"
+	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
 // binDir is where a bundle installs kubeadm, kubelet and kubectl (the
@@ -71,23 +71,7 @@ func (r *applyRun) upload(ctx context.Context, h *host.Host, rel, dest string, m
 		h.Plan("would upload %s from the bundle to %s (sha256 %.12s)", rel, dest, r.bundle.Sums[rel])
 		return nil
 	}
-	local, gzipped := r.bundle.Local(rel)
-	in, err := os.Open(local)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	opts := append([]remote.WriteOption{remote.SHA256(r.bundle.Sums[rel])}, extra...)
-	if gzipped {
-		opts = append(opts, remote.Gunzip())
-	}
-	if err := h.WriteStream(ctx, "upload", dest, in, mode, opts...); err != nil {
-		if errors.Is(err, remote.ErrChecksum) {
-			return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle): %w", dest, err)
-		}
-		return fmt.Errorf("uploading %s: %w", dest, err)
-	}
-	return nil
+	return r.bundle.Upload(ctx, h, rel, dest, mode, extra...)
 }
 
 // installTools puts the target's tools on h: from the bundle, or from the
@@ -109,24 +93,7 @@ func (r *applyRun) installTools(ctx context.Context, h *host.Host, tools ...stri
 		}
 		return nil
 	}
-	return h.Exec(ctx, "install "+strings.Join(tools, ", ")+" "+r.target, aptScript(r.target, tools))
-}
-
-// aptScript switches the pkgs.k8s.io source to the target's minor channel
-// and installs the exact target version of tools, held afterwards.
-func aptScript(target string, tools []string) string {
-	v := strings.TrimPrefix(target, "v")
-	parts := strings.SplitN(v, ".", 3)
-	channel := "v" + parts[0] + "." + parts[1]
-	list := "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/" + channel + "/deb/ /"
-	var pkgs []string
-	for _, t := range tools {
-		pkgs = append(pkgs, shell.Quote(t+"="+v+"-*"))
-	}
-	return "exec 9>/run/kbs-apt.lock && flock 9 && export DEBIAN_FRONTEND=noninteractive && " +
-		"echo " + shell.Quote(list) + " >/etc/apt/sources.list.d/kubernetes.list && apt-get update -q && " +
-		"apt-mark unhold " + strings.Join(tools, " ") + " && apt-get install -y -q --allow-change-held-packages " + strings.Join(pkgs, " ") +
-		" && apt-mark hold " + strings.Join(tools, " ")
+	return h.Exec(ctx, "install "+strings.Join(tools, ", ")+" "+r.target, host.AptLocked(strings.Join(append([]string{"export DEBIAN_FRONTEND=noninteractive"}, host.KubernetesPackages(r.target, tools...)...), " && ")))
 }
 
 // upgradeNodes upgrades a control plane (first: kubeadm upgrade apply;
@@ -356,7 +323,7 @@ const settleTime = 20 * time.Second
 // has stayed so for settleTime.
 func (r *applyRun) settled(ctx context.Context, h cluster.Host) error {
 	var since time.Time
-	return retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
+	return workflow.Retry(ctx, time.Second, r.opts.NodeTimeout, func(ctx context.Context) error {
 		if err := r.readyAtTarget(ctx, h); err != nil {
 			since = time.Time{}
 			return err

@@ -240,13 +240,3 @@ func TestParseMetrics(t *testing.T) {
 		t.Error("metrics without the two numbers accepted")
 	}
 }
-
-// The packages path pins the target version from its minor's channel.
-func TestAptScript(t *testing.T) {
-	s := aptScript("v1.37.2", []string{"kubelet", "kubectl"})
-	for _, want := range []string{"pkgs.k8s.io/core:/stable:/v1.37/deb/", "'kubelet=1.37.2-*' 'kubectl=1.37.2-*'", "apt-mark hold kubelet kubectl"} {
-		if !strings.Contains(s, want) {
-			t.Errorf("no %q in %s", want, s)
-		}
-	}
-}
