@@ -103,11 +103,13 @@ build_kubernetes() {
 }
 
 # The conformance suite (e2e.test, compiled with go test -c), the ginkgo
-# CLI and agnhost, from the same release; the Kubernetes packages they share with the
-# binaries above come from the build cache.
+# CLI, and what its images run — agnhost, nonewprivs' nnp and the sample API
+# server — from the same release; the Kubernetes packages they share with
+# the binaries above come from the build cache.
 build_conformance() {
   local dir=$ROOT/hack/tools/conformance start
-  build conformance "$K8S_VERSION" "$dir" "$(k8s_ldflags)" k8s.io/kubernetes/test/images/agnhost
+  build conformance "$K8S_VERSION" "$dir" "$(k8s_ldflags)" k8s.io/kubernetes/test/images/agnhost \
+    k8s.io/kubernetes/test/images/nonewprivs k8s.io/sample-apiserver
   # The ginkgo CLI of the version e2e.test links, to run specs in parallel
   # processes.
   build conformance "$K8S_VERSION" "$dir" "-s -w" github.com/onsi/ginkgo/v2/ginkgo

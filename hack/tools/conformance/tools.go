@@ -1,8 +1,8 @@
 //go:build tools
 
 // Package tools pins the conformance suite, the ginkgo CLI that runs it in
-// parallel processes, and agnhost, the image most of its
-// specs run. e2e.test is built with go test -c from k8s.io/kubernetes/test/e2e:
+// parallel processes, and what its images run: agnhost (most specs),
+// nonewprivs' nnp and the sample API server (the Aggregator spec). e2e.test is built with go test -c from k8s.io/kubernetes/test/e2e:
 // its test file's imports are listed here too, so that go mod tidy keeps what
 // they need.
 package tools
@@ -36,5 +36,7 @@ import (
 	_ "k8s.io/kubernetes/test/e2e/storage/external"
 	_ "k8s.io/kubernetes/test/e2e/windows"
 	_ "k8s.io/kubernetes/test/images/agnhost"
+	_ "k8s.io/kubernetes/test/images/nonewprivs"
 	_ "k8s.io/kubernetes/test/utils/ktesting/format"
+	_ "k8s.io/sample-apiserver"
 )
