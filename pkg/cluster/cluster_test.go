@@ -131,6 +131,8 @@ func TestInvalidSpecs(t *testing.T) {
 		{"CNI image with a newline", "spec:\n", "spec:\n  cni: {images: {flannel: \"reg.example.com/flannel:v1\\n  hostNetwork: true\"}}\n", []string{"spec.cni.images[flannel]", "image reference"}},
 		{"CNI image with upper case", "spec:\n", "spec:\n  cni: {images: {flannel: \"Reg/Flannel:v1\"}}\n", []string{"spec.cni.images[flannel]", "image reference"}},
 		{"extraArg with dashes", "spec:\n", "spec:\n  apiServer: {extraArgs: [{name: --audit-log-path, value: /x}]}\n", []string{"spec.apiServer.extraArgs[0].name", "without leading dashes"}},
+		{"extraArg named with shell syntax", "spec:\n", "spec:\n  scheduler: {extraArgs: [{name: '`id`', value: x}]}\n", []string{"spec.scheduler.extraArgs[0].name", "lowercase letters, digits"}},
+		{"extraArg named in capitals", "spec:\n", "spec:\n  controllerManager: {extraArgs: [{name: Bind-Address, value: x}]}\n", []string{"spec.controllerManager.extraArgs[0].name", "must be a flag name"}},
 		{"unknown calico backend", "spec:\n", "spec:\n  cni: {plugin: calico, calico: {backend: bgp}}\n  networking: {podSubnet: 10.244.0.0/16}\n", []string{"spec.cni.calico.backend: Unsupported value: \"bgp\"", "vxlan"}},
 		{"calico settings with flannel", "spec:\n", "spec:\n  cni: {plugin: flannel, calico: {mtu: 1400}}\n", []string{"spec.cni.calico: Forbidden", "plugin: calico"}},
 		{"calico MTU too small", "spec:\n", "spec:\n  cni: {plugin: calico, calico: {mtu: 500}}\n  networking: {podSubnet: 10.244.0.0/16}\n", []string{"spec.cni.calico.mtu", "1280 and 9000"}},

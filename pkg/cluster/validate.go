@@ -272,12 +272,16 @@ func validateComponent(p *field.Path, comp Component) field.ErrorList {
 		}
 	}
 	for i, a := range comp.ExtraArgs {
-		if a.Name == "" || strings.HasPrefix(a.Name, "-") || strings.ContainsAny(a.Name, "= ") {
-			errs = append(errs, field.Invalid(p.Child("extraArgs").Index(i).Child("name"), a.Name, "must be a flag name without leading dashes or '=', such as audit-log-path"))
+		if !flagName.MatchString(a.Name) {
+			errs = append(errs, field.Invalid(p.Child("extraArgs").Index(i).Child("name"), a.Name, "must be a flag name (lowercase letters, digits, '-' and '.') without leading dashes or '=', such as audit-log-path"))
 		}
 	}
 	return errs
 }
+
+// flagName is how the control plane's flags are named (audit-log-path, v,
+// authorization-config): nothing a shell or a YAML document reads as syntax.
+var flagName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 
 // numericTLD catches mistyped IPs (10.0.0.300) that would otherwise pass as
 // DNS names: no top-level domain is all digits.
