@@ -2,8 +2,10 @@
 # Runs every fuzz target of the parsers that read what someone else wrote
 # (the spec decoder, the kubeconfig editor, a diag bundle from elsewhere,
 # the redactor and its fast paths, zstd frames, shell quoting). The seed
-# corpus is in each target's f.Add calls; a failing input is written under
-# the package's testdata/fuzz/ and kept as a case.
+# corpus is each target's f.Add calls and its committed corpus under the
+# package's testdata/fuzz/<target>/ (the inputs earlier runs found new paths
+# with, copied from $(go env GOCACHE)/fuzz/; every plain go test replays
+# them); a failing input is written there too and kept as a case.
 #
 # Budgets are counts of executions, not seconds: with -fuzztime 10s, Go
 # 1.26's fuzz coordinator sometimes fails a target with "context deadline
