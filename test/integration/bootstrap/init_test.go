@@ -273,6 +273,17 @@ func TestSudoPasswordUser(t *testing.T) {
 	if got := onNode(t, cluster.Nodes[2], "sh", "-c", "journalctl -u ssh.service -o cat | grep -c 'Accepted publickey for ops' || true"); got == "0" {
 		t.Fatal("the run did not log in as ops")
 	}
+
+	// sudoers that let sh run without a password while anything else needs
+	// one: the password line sudo -S would not read must not reach the
+	// command's stdin — the first line of a key written through sudo.
+	const keyPath = "/etc/kubernetes/pki/apiserver-etcd-client.key"
+	onNode(t, cluster.Nodes[2], "sh", "-c", "echo 'ops ALL=(ALL) NOPASSWD: /bin/sh, /usr/bin/sh' > /etc/sudoers.d/ops-sh && chmod 0440 /etc/sudoers.d/ops-sh && rm "+keyPath)
+	defer onNode(t, cluster.Nodes[2], "rm", "-f", "/etc/sudoers.d/ops-sh")
+	mustKbs(t, phase...)
+	if key := onNode(t, cluster.Nodes[2], "cat", keyPath); !strings.HasPrefix(key, "-----BEGIN ") || strings.Contains(key, opsPassword) {
+		t.Fatalf("with only sh NOPASSWD, the key written through sudo begins %.20q", key)
+	}
 }
 
 func loginsAll(t *testing.T) int {
