@@ -177,7 +177,7 @@ func (r *applyRun) preflight(ctx context.Context) (done bool, err error) {
 // transient are the checks a resumed run can find failing for a moment
 // (a control plane's static pods restarting after its kubelet did): the
 // plan is read again for up to NodeTimeout while only these fail.
-var transient = map[string]bool{"control-plane-pods": true, "nodes-ready": true, "etcd-healthy": true}
+var transient = map[string]bool{"control-plane-pods": true, "nodes-ready": true, "etcd-healthy": true, "kubeadm-upgrade-plan": true}
 
 func (r *applyRun) stablePlan(ctx context.Context) (*Plan, error) {
 	deadline := time.Now().Add(r.opts.NodeTimeout)

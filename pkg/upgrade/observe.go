@@ -46,6 +46,8 @@ type Observed struct {
 	CertsError string
 	// Kubectl is the version of the operator's kubectl ("" without one).
 	Kubectl string
+	// KubeadmPlan is what the target's kubeadm upgrade plan said.
+	KubeadmPlan KubeadmPlan
 }
 
 // Node is what the API says of one node.

@@ -114,12 +114,13 @@ func MakePlan(ctx context.Context, s *host.Session, cs kubernetes.Interface, opt
 		}
 	}
 	o := &Observed{}
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	go func() { observeAPI(ctx, cs, o); done <- struct{}{} }()
 	go func() { observeEtcd(ctx, s, o); done <- struct{}{} }()
 	go func() { observeCerts(ctx, s, o, opts); done <- struct{}{} }()
+	go func() { observeKubeadmPlan(ctx, s, o, s.Cluster().Spec.KubernetesVersion); done <- struct{}{} }()
 	observeHosts(ctx, s, o)
-	for range 3 {
+	for range 4 {
 		<-done
 	}
 	o.Kubectl = operatorKubectl(ctx)
@@ -200,6 +201,7 @@ func Evaluate(spec *cluster.Cluster, o *Observed, opts Options) *Plan {
 		checkEtcdDisk(spec, o),
 		checkKubernetesBinaries(spec),
 		checkEtcdBinaries(spec, o, etcdTarget, opts.EtcdTargetError),
+		checkKubeadmPlan(o.KubeadmPlan, apiservers, target),
 	}
 	return p
 }

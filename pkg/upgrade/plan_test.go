@@ -28,7 +28,11 @@ func healthy(spec *cluster.Cluster, k8s, etcd string) *Observed {
 		Nodes: map[string]Node{}, ControlPlanePods: map[string]map[string]Pod{},
 		Hosts: map[string]HostTools{}, Etcd: map[string]EtcdMember{},
 		KubeProxy: k8s, CoreDNS: coreDNSTarget(k8s), Kubectl: k8s,
-		Certs: []host.NodeCert{{Host: "master-0", File: "/etc/kubernetes/pki/apiserver.crt", Remaining: "364d"}},
+		Certs:       []host.NodeCert{{Host: "master-0", File: "/etc/kubernetes/pki/apiserver.crt", Remaining: "364d"}},
+		KubeadmPlan: KubeadmPlan{Host: "master-0"},
+	}
+	if t := spec.Spec.KubernetesVersion; t != k8s {
+		o.KubeadmPlan.APIServer = t
 	}
 	for _, h := range spec.Spec.Hosts {
 		switch h.Role {
@@ -69,8 +73,8 @@ func TestPlanNothingToUpgrade(t *testing.T) {
 			t.Errorf("%s %s: %s", c.Name, c.Result, c.Reason)
 		}
 	}
-	if len(p.Checks) != 14 {
-		t.Errorf("%d checks, want 14", len(p.Checks))
+	if len(p.Checks) != 15 {
+		t.Errorf("%d checks, want 15", len(p.Checks))
 	}
 	if got := strings.Join(p.Hosts(), ","); got != "etcd-0,master-0,worker-0,worker-1,cluster" {
 		t.Errorf("hosts %s", got)
@@ -269,5 +273,61 @@ func TestToolsScriptBySh(t *testing.T) {
 	got := parseTools(string(out))
 	if got.DBBytes != 4096 || got.FreeBytes <= 0 {
 		t.Errorf("%+v from\n%s", got, out)
+	}
+}
+
+// kubeadm's own plan: its refusal, a version it disagrees on, nothing to
+// do while the API servers are behind, and no kubeadm to run yet.
+func TestPlanKubeadmDisagrees(t *testing.T) {
+	spec := withTarget(loadSpec(t, "k8s"), "v1.37.2", "v3.6.16")
+	for _, tc := range []struct {
+		name   string
+		plan   KubeadmPlan
+		result string
+		reason string
+	}{
+		{"preflight refused", KubeadmPlan{Host: "master-0", Error: "[ERROR CreateJob]: Job \"upgrade-health-check\" in the namespace \"kube-system\" did not complete in 15s"}, Failed, "kubeadm v1.37.2 upgrade plan on master-0: [ERROR CreateJob]"},
+		{"another version", KubeadmPlan{Host: "master-0", APIServer: "v1.37.1"}, Failed, "would upgrade the API server to v1.37.1, not v1.37.2"},
+		{"nothing while behind", KubeadmPlan{Host: "master-0"}, Failed, "finds nothing to upgrade, but API servers run v1.36.3"},
+		{"packages", KubeadmPlan{Host: "master-0", Skipped: "the target's kubeadm comes from pkgs.k8s.io with apply"}, Skipped, "comes from pkgs.k8s.io"},
+	} {
+		o := healthy(spec, "v1.36.3", "v3.6.16")
+		o.KubeadmPlan = tc.plan
+		c := Evaluate(spec, o, opts).Checks
+		got := c[len(c)-1]
+		if got.Name != "kubeadm-upgrade-plan" || got.Result != tc.result || !strings.Contains(got.Reason, tc.reason) {
+			t.Errorf("%s: %+v, want %s with %q", tc.name, got, tc.result, tc.reason)
+		}
+	}
+}
+
+// kubeadm's UpgradePlan as v1.37 prints it with -o json, after whatever
+// it logs to stdout first; nothing when up to date; garbage refused.
+func TestParseKubeadmPlan(t *testing.T) {
+	const out = `[upgrade/config] Making sure the configuration is correct:
+{
+    "kind": "UpgradePlan",
+    "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
+    "availableUpgrades": [
+        {
+            "description": "version in the v1.36 series",
+            "components": [
+                {"name": "kubelet", "currentVersion": "v1.36.3", "newVersion": "v1.37.2", "nodeName": "worker-0"},
+                {"name": "kube-apiserver", "currentVersion": "v1.36.3", "newVersion": "v1.37.2"},
+                {"name": "kubeadm", "currentVersion": "v1.37.2", "newVersion": "v1.37.2"}
+            ]
+        }
+    ],
+    "configVersions": [{"group": "kubeproxy.config.k8s.io", "currentVersion": "v1alpha1", "preferredVersion": "v1alpha1", "manualUpgradeRequired": false}]
+}
+`
+	if v, err := parseKubeadmPlan(out); err != nil || v != "v1.37.2" {
+		t.Errorf("parsed %q, %v", v, err)
+	}
+	if v, err := parseKubeadmPlan(""); err != nil || v != "" {
+		t.Errorf("up to date: %q, %v", v, err)
+	}
+	if _, err := parseKubeadmPlan(`{"kind": "Status"}`); err == nil {
+		t.Error("another kind accepted")
 	}
 }
