@@ -69,7 +69,11 @@ func newCmdUpgradePlan(f *genericclioptions.ConfigFlags, streams genericiooption
 			* certificates: none on any host expiring within --window;
 			* etcd-disk: each etcd host has twice its database free;
 			* kubernetes-binaries and etcd-binaries: where the target comes from (the
-			  target's bundle, the pkgs.k8s.io channel, spec.etcd.binary).
+			  target's bundle, the pkgs.k8s.io channel, spec.etcd.binary);
+			* kubeadm-upgrade-plan: the target's kubeadm upgrade plan, run on the first
+			  control plane (a bundle's kubeadm is staged under /var/lib/kbs/upgrade,
+			  off the PATH), passes its own health checks and plans the API server to
+			  the target; skipped with packages, whose kubeadm comes with apply.
 
 			Exits non-zero when a check fails; says "nothing to upgrade" when the cluster
 			already runs the spec.`),
