@@ -148,6 +148,12 @@ func PreviousSpec(c *nodes.Cluster, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return Previous(s)
+}
+
+// Previous turns a spec of this package (Spec, HASpec) into the same
+// cluster one release back.
+func Previous(s string) (string, error) {
 	out, err := env.OutputDir()
 	if err != nil {
 		return "", err

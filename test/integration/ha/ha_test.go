@@ -90,10 +90,6 @@ func TestHAControlPlanes(t *testing.T) {
 		inspectAndDiag(t, p)
 	})
 
-	// Before the power cuts: the specs judge the HA shape as kbs built it,
-	// every request through the VIP.
-	t.Run("conformance smoke", func(t *testing.T) { smoke.Run(t, p.spec, cluster.KnownHosts, p.kubeconfig) })
-
 	var down []string
 	var survivor string
 	t.Run("the VIP holder loses power, an etcd member too: the API answers and the cluster writes", func(t *testing.T) {
@@ -169,6 +165,14 @@ func TestHAControlPlanes(t *testing.T) {
 			t.Errorf("%s's haproxy does not forward to the joined %s again", other, holder[0])
 		}
 	})
+
+	t.Run("upgraded to the next release, the API answering through the VIP throughout", func(t *testing.T) {
+		upgradeHA(t, p, cfg, cs, endpoint)
+	})
+
+	// The HA shape after all of it, judged by the suite of its release
+	// (e2e.test is the current one): every request through the VIP.
+	t.Run("conformance smoke", func(t *testing.T) { smoke.Run(t, p.spec, cluster.KnownHosts, p.kubeconfig) })
 }
 
 // failover powers off the control plane holding the VIP and etcd2, then

@@ -28,8 +28,10 @@ import (
 	"github.com/kubectl-kbs/kbs/test/localcluster"
 )
 
-// paths of the HA cluster on the operator's side.
-type paths struct{ spec, state, kubeconfig string }
+// paths of the HA cluster on the operator's side; the spec starts one
+// release back (the test ends with an upgrade) and target is the spec of
+// the current release, the operator's next edit.
+type paths struct{ spec, state, kubeconfig, target string }
 
 func newPaths(t *testing.T) paths {
 	t.Helper()
@@ -39,7 +41,12 @@ func newPaths(t *testing.T) paths {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p.spec, []byte(s), 0o600); err != nil {
+	p.target = s
+	previous, err := localcluster.Previous(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.spec, []byte(previous), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -58,7 +65,8 @@ func (p paths) kbs(t *testing.T, cmd ...string) (string, string) {
 
 // run runs `kubectl kbs CMD… -f spec …` in this process.
 func (p paths) run(cmd ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// An upgrade of every host takes longest: six hosts, one at a time.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	args := append(cmd, "-f", p.spec, "--state-dir", p.state, "--known-hosts", cluster.KnownHosts, "--kubeconfig", p.kubeconfig)
 	return kbsrun.Run(ctx, args...)

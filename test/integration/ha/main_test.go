@@ -2,10 +2,12 @@
 
 // Package ha brings up the HA shape with kubectl kbs init — three etcd
 // members, two control planes behind a kbs-managed VIP (keepalived and
-// haproxy), one worker — and takes it through what HA is for: the control
-// plane that holds the VIP loses power (an etcd member too) and the cluster
-// keeps serving and writing; the hosts come back by themselves; a control
-// plane is reset and joined again.
+// haproxy), one worker — one release back, and takes it through what HA is
+// for: the control plane that holds the VIP loses power (an etcd member
+// too) and the cluster keeps serving and writing; the hosts come back by
+// themselves; a control plane is reset and joined again; then the whole
+// cluster is upgraded to the current release with the API answering
+// through the VIP, and the conformance smoke subset judges the result.
 package ha
 
 import (

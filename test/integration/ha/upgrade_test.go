@@ -1,0 +1,133 @@
+//go:build integration
+
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-kbs/kbs/pkg/upgrade"
+	"github.com/kubectl-kbs/kbs/test/localcluster"
+)
+
+// upgradeHA carries the HA cluster one release forward as its operator
+// would — the spec raised, upgrade plan, upgrade apply — while the API is
+// asked through the VIP every 200 ms: three etcd members (the leader
+// last), the first control plane with kubeadm upgrade apply, the second
+// with kubeadm upgrade node, then the worker; every version at the target
+// and the endpoint never gone for long (one API server at a time restarts,
+// haproxy sends to the other).
+func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface, endpoint string) {
+	t.Helper()
+	if err := os.WriteFile(p.spec, []byte(p.target), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, progress := p.kbs(t, "upgrade", "plan", "-o", "json")
+	var plan upgrade.Plan
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, progress)
+	}
+	if plan.Kubernetes.Current != localcluster.PreviousKubernetes || plan.Etcd.Current != localcluster.PreviousEtcd {
+		t.Errorf("the plan starts from %+v and %+v", plan.Kubernetes, plan.Etcd)
+	}
+	for _, c := range plan.Checks {
+		if c.Result == upgrade.Failed {
+			t.Errorf("%s failed: %s", c.Name, c.Reason)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	stop := pollEndpoint(cfg, endpoint)
+	_, progress = p.kbs(t, "upgrade", "apply")
+	res := stop()
+	t.Logf("the endpoint during the upgrade: %d of %d requests failed, longest run of failures %s", res.failed, res.total, res.longest.Round(100*time.Millisecond))
+	for _, want := range []string{"[etcd-etcd0]", "[etcd-etcd1]", "[etcd-etcd2]", "[control-plane-master-0]", "[control-plane-master-1]", "[workers-worker-0]"} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("the apply's progress has no %s:\n%s", want, progress)
+		}
+	}
+	if res.total == 0 || res.longest > 30*time.Second {
+		t.Errorf("the endpoint failed %d of %d requests, at most %s in a row", res.failed, res.total, res.longest)
+	}
+	target := plan.Kubernetes.Target
+	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Status.NodeInfo.KubeletVersion != target || n.Spec.Unschedulable {
+			t.Errorf("%s: kubelet %s (cordoned: %t), want %s", n.Name, n.Status.NodeInfo.KubeletVersion, n.Spec.Unschedulable, target)
+		}
+	}
+	pods, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "component=kube-apiserver"})
+	if err != nil || len(pods.Items) != 2 {
+		t.Fatalf("API server pods: %v %d", err, len(pods.Items))
+	}
+	for _, pod := range pods.Items {
+		if img := pod.Spec.Containers[0].Image; !strings.HasSuffix(img, ":"+target) {
+			t.Errorf("%s runs %s", pod.Name, img)
+		}
+	}
+	for _, e := range []string{"etcd0", "etcd1", "etcd2"} {
+		if v := onNode(t, e, "/usr/local/bin/etcd", "--version"); !strings.Contains(v, "etcd Version: "+strings.TrimPrefix(plan.Etcd.Target, "v")) {
+			t.Errorf("%s runs %s, want %s", e, v, plan.Etcd.Target)
+		}
+	}
+	if _, progress := p.kbs(t, "upgrade", "plan"); !strings.Contains(progress, "nothing to upgrade") {
+		t.Errorf("a second plan:\n%s", progress)
+	}
+}
+
+type pollResult struct {
+	failed, total int
+	longest       time.Duration
+}
+
+// pollEndpoint asks the endpoint's /readyz every 200 ms (2 s timeout)
+// until the returned stop is called.
+func pollEndpoint(cfg *rest.Config, endpoint string) (stop func() pollResult) {
+	var mu sync.Mutex
+	var res pollResult
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var failingSince time.Time
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			err := readyz(context.Background(), cfg, endpoint)
+			mu.Lock()
+			res.total++
+			if err == nil {
+				failingSince = time.Time{}
+			} else {
+				res.failed++
+				if failingSince.IsZero() {
+					failingSince = time.Now()
+				}
+				res.longest = max(res.longest, time.Since(failingSince))
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() pollResult {
+		close(quit)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return res
+	}
+}
