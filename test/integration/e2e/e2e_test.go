@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/nodecheck"
 	"github.com/kubectl-kbs/kbs/test/smoke"
 	"github.com/kubectl-kbs/kbs/test/workload"
 )
@@ -110,7 +111,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	})
 
 	t.Run("no bootstrap token is left valid or in a file on any node", func(t *testing.T) {
-		noTokenLeft(t, cs)
+		nodecheck.NoTokenLeft(t, cs, cluster, "etcd0", "master-0", "worker-0", "worker-1")
 	})
 
 	t.Run("diag", func(t *testing.T) { testDiag(t, p) })

@@ -24,6 +24,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/diag"
 	"github.com/kubectl-kbs/kbs/test/kbsrun"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/nodecheck"
 	"github.com/kubectl-kbs/kbs/test/smoke"
 )
 
@@ -168,6 +169,11 @@ func TestHAControlPlanes(t *testing.T) {
 
 	t.Run("upgraded to the next release, the API answering through the VIP throughout", func(t *testing.T) {
 		upgradeHA(t, p, cfg, cs, endpoint)
+	})
+
+	// After an init, five joins, a rejoin and an upgrade.
+	t.Run("no bootstrap token is left valid or in a file on any node", func(t *testing.T) {
+		nodecheck.NoTokenLeft(t, cs, cluster, "etcd0", "etcd1", "etcd2", "master-0", "master-1", "worker-0")
 	})
 
 	// The HA shape after all of it, judged by the suite of its release
