@@ -91,7 +91,10 @@ CALICO_MOD=$(cd "$ROOT/hack/tools/calico" && go mod download -json github.com/pr
 [[ -f $CALICO_MOD/manifests/calico-vxlan.yaml ]] || { log "no calico module at $CALICO_MOD"; exit 1; }
 
 inputs=("$ROOT/hack/images/calico-node-start" "$BIN"/calico/{calico-node,calico,install,kube-controllers,check-status} "$CALICO_MOD/manifests/calico-vxlan.yaml" "$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr,bridge,host-local,loopback,portmap,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,coredns,pause,flanneld,flannel} "$CACHE/base.tar" "$CACHE/runc/usr/sbin/runc" "$CACHE"/lb-debs/*.deb)
-stamp=$( (echo "$REPO"; cat "$0" "$BIN/.pins"; stat -c '%n %s %Y' "${inputs[@]}") | sha256sum | cut -c1-16)
+# The pins of the bundle's own binaries only: a rebuilt conformance or krew
+# binary does not make a new bundle.
+pins=$(for f in "${inputs[@]}"; do [[ $f == "$BIN"/* ]] && grep "^${f##*/} " "$BIN/.pins"; done || true)
+stamp=$( (echo "$REPO"; cat "$0"; echo "$pins"; stat -c '%n %s %Y' "${inputs[@]}") | sha256sum | cut -c1-16)
 if [[ -f $OUT/.stamp && $(cat "$OUT/.stamp") == "$stamp" ]]; then
   log "up to date ($OUT)"
   exit 0
