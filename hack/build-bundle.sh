@@ -90,7 +90,7 @@ fi
 CALICO_MOD=$(cd "$ROOT/hack/tools/calico" && go mod download -json github.com/projectcalico/calico | awk -F'"' '$2 == "Dir" {print $4}')
 [[ -f $CALICO_MOD/manifests/calico-vxlan.yaml ]] || { log "no calico module at $CALICO_MOD"; exit 1; }
 
-inputs=("$ROOT/hack/images/calico-node-start" "$BIN"/calico/{calico-node,calico,install,kube-controllers,check-status} "$CALICO_MOD/manifests/calico-vxlan.yaml" "$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr,bridge,host-local,loopback,portmap,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,coredns,pause,flanneld,flannel} "$CACHE/base.tar" "$CACHE/runc/usr/sbin/runc" "$CACHE"/lb-debs/*.deb)
+inputs=("$ROOT/hack/images/calico-node-start" "$BIN"/calico/{calico-node,calico,install,kube-controllers,check-status} "$CALICO_MOD/manifests/calico-vxlan.yaml" "$BIN"/{kubelet,kubeadm,kubectl,containerd,containerd-shim-runc-v2,ctr,bridge,host-local,loopback,portmap,kube-apiserver,kube-controller-manager,kube-scheduler,kube-proxy,coredns,pause,flanneld,flannel} "$CACHE/base.tar" "$CACHE/runc/usr/sbin/runc" "$CACHE"/lb-debs/*.deb "$BIN/kbs-images")
 # The pins of the bundle's own binaries only: a rebuilt conformance or krew
 # binary does not make a new bundle.
 pins=$(for f in "${inputs[@]}"; do [[ $f == "$BIN"/* ]] && grep "^${f##*/} " "$BIN/.pins"; done || true)

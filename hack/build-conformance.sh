@@ -55,7 +55,8 @@ done
 # The image files upstream copies from the Kubernetes module (read-only in
 # the module cache, at the conformance tools module's pin).
 K8S=$(cd "$ROOT/hack/tools/conformance" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
-[[ -f $K8S/test/images/agnhost/porter/localhost.crt ]] || { log "no Kubernetes module at $K8S"; exit 1; }
+[[ -n $K8S && -f $K8S/test/images/agnhost/porter/localhost.crt ]] || {
+  log "the Kubernetes module is not in the module cache: run hack/build-test-binaries.sh conformance first"; exit 1; }
 mkdir -p "$CACHE" "$OUT"
 start=$SECONDS
 
@@ -82,7 +83,7 @@ if [[ ! -x $CACHE/busybox/bin/busybox ]]; then
   dpkg-deb -x "$CACHE"/busybox-static_*.deb "$CACHE/busybox"
 fi
 
-stamp=$( (cat "$0"; echo "$K8S"; stat -c '%n %s %Y' "$BIN/agnhost" "$BIN/e2e.test" "$BIN/nonewprivs" "$BIN/sample-apiserver" "$BIN/etcd" "$CACHE/conformance-base.tar" "$CACHE/busybox/bin/busybox") | sha256sum | cut -c1-16)
+stamp=$( (cat "$0"; echo "$K8S"; stat -c '%n %s %Y' "$BIN/agnhost" "$BIN/e2e.test" "$BIN/nonewprivs" "$BIN/sample-apiserver" "$BIN/etcd" "$BIN/kbs-images" "$CACHE/conformance-base.tar" "$CACHE/busybox/bin/busybox") | sha256sum | cut -c1-16)
 if [[ -f $OUT/.stamp && $(cat "$OUT/.stamp") == "$stamp" ]]; then
   log "up to date ($OUT)"
   exit 0

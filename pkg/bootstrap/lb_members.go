@@ -63,7 +63,7 @@ func endpointServes(ctx context.Context, d InitData, remaining []cluster.Host) e
 	if err := workflow.Retry(ctx, 500*time.Millisecond, time.Minute, func(ctx context.Context) error {
 		return readyzAt(ctx, cfg, d.Cluster().Spec.ControlPlaneEndpoint)
 	}); err != nil {
-		return fmt.Errorf("the endpoint %s does not answer after the reset: %w", d.Cluster().Spec.ControlPlaneEndpoint, err)
+		return fmt.Errorf("the endpoint %s does not answer since the reset: %w", d.Cluster().Spec.ControlPlaneEndpoint, err)
 	}
 	d.Log("endpoint", "", "the API answers through %s (served by %s)", d.Cluster().Spec.ControlPlaneEndpoint, hostNames(remaining))
 	return nil

@@ -54,11 +54,14 @@ var aptSteps = []string{
 	"apt-get update -qq",
 	"apt-get install -y -qq containerd runc apt-transport-https ca-certificates curl gpg >/dev/null",
 	"install -d -m 0755 /etc/apt/keyrings",
-	"curl -fsSL 'https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key' | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+	"curl -fsSL -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg.asc 'https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key'",
+	"gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg.new /etc/apt/keyrings/kubernetes-apt-keyring.gpg.asc",
+	"mv /etc/apt/keyrings/kubernetes-apt-keyring.gpg.new /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
+	"rm -f /etc/apt/keyrings/kubernetes-apt-keyring.gpg.asc",
 	"echo 'deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
 	"apt-get update -qq",
 	"apt-get install -y -qq --allow-change-held-packages 'kubelet=1.37.2-*' 'kubeadm=1.37.2-*' 'kubectl=1.37.2-*' >/dev/null",
-	"apt-mark hold kubelet kubeadm kubectl >/dev/null",
+	"apt-mark hold 'kubelet' 'kubeadm' 'kubectl' >/dev/null",
 }
 
 const (

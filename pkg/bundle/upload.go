@@ -28,7 +28,7 @@ func (b *Bundle) Upload(ctx context.Context, h *host.Host, rel, dest string, mod
 	}
 	err = h.WriteStream(ctx, "upload", dest, in, mode, opts...)
 	if errors.Is(err, remote.ErrChecksum) {
-		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS; check the bundle with sha256sum -c SHA256SUMS): %w", dest, err)
+		return fmt.Errorf("%s arrived corrupted (checksum mismatch against the bundle's SHA256SUMS; the old file is still in place): run the command again, and if it fails the same way rebuild the bundle with hack/build-bundle.sh: %w", dest, err)
 	}
 	if err != nil {
 		return fmt.Errorf("uploading %s: %w", dest, err)

@@ -72,8 +72,9 @@ func newCmdUpgradePlan(f *genericclioptions.ConfigFlags, streams genericiooption
 			  target's bundle, the pkgs.k8s.io channel, spec.etcd.binary);
 			* kubeadm-upgrade-plan: the target's kubeadm upgrade plan, run on the first
 			  control plane (a bundle's kubeadm is staged under /var/lib/kbs/upgrade,
-			  off the PATH), passes its own health checks and plans the API server to
-			  the target; skipped with packages, whose kubeadm comes with apply.
+			  off the PATH, and removed after), passes its own health checks and plans
+			  the API server to the target; skipped with packages, whose kubeadm comes
+			  with apply.
 
 			Exits non-zero when a check fails; says "nothing to upgrade" when the cluster
 			already runs the spec.`),

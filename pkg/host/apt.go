@@ -35,19 +35,27 @@ func KubernetesMinor(v string) string {
 // channel of version's minor, its signing key fetched again (a channel may
 // change keys), and install exactly version of tools, held afterwards so an
 // unattended upgrade never moves them. Init and upgrade both install so.
+// The key is fetched and dearmored beside the keyring and renamed over it
+// only then: a failed download never leaves the host with an empty one.
 func KubernetesPackages(version string, tools ...string) []string {
 	repo := "https://pkgs.k8s.io/core:/stable:/" + KubernetesMinor(version) + "/deb/"
 	v := strings.TrimPrefix(version, "v")
 	pkgs := make([]string, len(tools))
+	names := make([]string, len(tools))
 	for i, t := range tools {
 		pkgs[i] = shell.Quote(t + "=" + v + "-*")
+		names[i] = shell.Quote(t)
 	}
+	const keyring = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
 	return []string{
 		"install -d -m 0755 /etc/apt/keyrings",
-		"curl -fsSL " + shell.Quote(repo+"Release.key") + " | gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg",
-		"echo " + shell.Quote("deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] "+repo+" /") + " > /etc/apt/sources.list.d/kubernetes.list",
+		"curl -fsSL -o " + keyring + ".asc " + shell.Quote(repo+"Release.key"),
+		"gpg --batch --yes --dearmor -o " + keyring + ".new " + keyring + ".asc",
+		"mv " + keyring + ".new " + keyring,
+		"rm -f " + keyring + ".asc",
+		"echo " + shell.Quote("deb [signed-by="+keyring+"] "+repo+" /") + " > /etc/apt/sources.list.d/kubernetes.list",
 		"apt-get update -qq",
 		"apt-get install -y -qq --allow-change-held-packages " + strings.Join(pkgs, " ") + " >/dev/null",
-		"apt-mark hold " + strings.Join(tools, " ") + " >/dev/null",
+		"apt-mark hold " + strings.Join(names, " ") + " >/dev/null",
 	}
 }

@@ -75,7 +75,8 @@ func TestDryRunPlansOnly(t *testing.T) {
 func TestKubernetesPackages(t *testing.T) {
 	s := strings.Join(KubernetesPackages("v1.37.2", "kubelet", "kubectl"), " && ")
 	for _, want := range []string{"'https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key'", "https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /' > /etc/apt/sources.list.d/kubernetes.list",
-		"--allow-change-held-packages 'kubelet=1.37.2-*' 'kubectl=1.37.2-*' >/dev/null", "apt-mark hold kubelet kubectl"} {
+		"--allow-change-held-packages 'kubelet=1.37.2-*' 'kubectl=1.37.2-*' >/dev/null", "apt-mark hold 'kubelet' 'kubectl'",
+		"gpg --batch --yes --dearmor -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg.new /etc/apt/keyrings/kubernetes-apt-keyring.gpg.asc && mv "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q in %s", want, s)
 		}

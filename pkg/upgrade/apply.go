@@ -176,8 +176,18 @@ func (r *applyRun) preflight(ctx context.Context) (done bool, err error) {
 
 // transient are the checks a resumed run can find failing for a moment
 // (a control plane's static pods restarting after its kubelet did): the
-// plan is read again for up to NodeTimeout while only these fail.
-var transient = map[string]bool{"control-plane-pods": true, "nodes-ready": true, "etcd-healthy": true, "kubeadm-upgrade-plan": true}
+// plan is read again for up to NodeTimeout while only these fail. kubeadm's
+// plan is one of them only when its own health checks failed ([ERROR …]):
+// a version it disagrees on does not pass by waiting.
+func transient(c Check) bool {
+	switch c.Name {
+	case "control-plane-pods", "nodes-ready", "etcd-healthy":
+		return true
+	case "kubeadm-upgrade-plan":
+		return strings.Contains(c.Reason, "[ERROR")
+	}
+	return false
+}
 
 func (r *applyRun) stablePlan(ctx context.Context) (*Plan, error) {
 	deadline := time.Now().Add(r.opts.NodeTimeout)
@@ -187,8 +197,8 @@ func (r *applyRun) stablePlan(ctx context.Context) (*Plan, error) {
 			return nil, err
 		}
 		waiting := len(p.Failed()) > 0
-		for _, name := range p.Failed() {
-			waiting = waiting && transient[name]
+		for _, c := range p.Checks {
+			waiting = waiting && (c.Result != Failed || transient(c))
 		}
 		if !waiting || time.Now().After(deadline) {
 			return p, nil

@@ -93,7 +93,8 @@ func (r *applyRun) installTools(ctx context.Context, h *host.Host, tools ...stri
 		}
 		return nil
 	}
-	return h.Exec(ctx, "install "+strings.Join(tools, ", ")+" "+r.target, host.AptLocked(strings.Join(append([]string{"export DEBIAN_FRONTEND=noninteractive"}, host.KubernetesPackages(r.target, tools...)...), " && ")))
+	steps := append([]string{"export DEBIAN_FRONTEND=noninteractive"}, host.KubernetesPackages(r.target, tools...)...)
+	return h.Exec(ctx, "install "+strings.Join(tools, ", ")+" "+r.target, host.AptLocked(strings.Join(steps, " && ")))
 }
 
 // upgradeNodes upgrades a control plane (first: kubeadm upgrade apply;
@@ -122,9 +123,9 @@ func (r *applyRun) upgradeNodes(ctx context.Context, nodes []cluster.Host, first
 		if err := r.installTools(ctx, h, "kubeadm"); err != nil {
 			return err
 		}
-		what, args := "kubeadm upgrade node", "upgrade node"+r.ignoredChecks()
+		what, args := "kubeadm upgrade node", "upgrade node"+ignoredChecks(r.Cluster())
 		if first {
-			what, args = "kubeadm upgrade apply", "upgrade apply "+shell.Quote(r.target)+" --yes"+r.ignoredChecks()
+			what, args = "kubeadm upgrade apply", "upgrade apply "+shell.Quote(r.target)+" --yes"+ignoredChecks(r.Cluster())
 		}
 		start := time.Now()
 		if err := host.Kubeadm(ctx, h, what, args, "/var/log/kbs-kubeadm-upgrade.log"); err != nil {
@@ -171,9 +172,9 @@ func (r *applyRun) phaseName(nodes []cluster.Host) string {
 }
 
 // ignoredChecks passes the spec's kubeadm preflight exceptions on to
-// kubeadm upgrade apply and upgrade node, as init and join do.
-func (r *applyRun) ignoredChecks() string {
-	ignore := r.Cluster().Spec.Kubeadm.IgnorePreflightErrors
+// kubeadm upgrade plan, apply and node, as init and join do.
+func ignoredChecks(c *cluster.Cluster) string {
+	ignore := c.Spec.Kubeadm.IgnorePreflightErrors
 	if len(ignore) == 0 {
 		return ""
 	}

@@ -286,7 +286,7 @@ func TestPlanKubeadmDisagrees(t *testing.T) {
 		result string
 		reason string
 	}{
-		{"preflight refused", KubeadmPlan{Host: "master-0", Error: "[ERROR CreateJob]: Job \"upgrade-health-check\" in the namespace \"kube-system\" did not complete in 15s"}, Failed, "kubeadm v1.37.2 upgrade plan on master-0: [ERROR CreateJob]"},
+		{"preflight refused", KubeadmPlan{Host: "master-0", Error: "[ERROR CreateJob]: Job \"upgrade-health-check\" in the namespace \"kube-system\" did not complete in 1m0s"}, Failed, "kubeadm v1.37.2 upgrade plan on master-0: [ERROR CreateJob]"},
 		{"another version", KubeadmPlan{Host: "master-0", APIServer: "v1.37.1"}, Failed, "would upgrade the API server to v1.37.1, not v1.37.2"},
 		{"nothing while behind", KubeadmPlan{Host: "master-0"}, Failed, "finds nothing to upgrade, but API servers run v1.36.3"},
 		{"packages", KubeadmPlan{Host: "master-0", Skipped: "the target's kubeadm comes from pkgs.k8s.io with apply"}, Skipped, "comes from pkgs.k8s.io"},
@@ -301,11 +301,11 @@ func TestPlanKubeadmDisagrees(t *testing.T) {
 	}
 }
 
-// kubeadm's UpgradePlan as v1.37 prints it with -o json, after whatever
-// it logs to stdout first; nothing when up to date; garbage refused.
+// kubeadm's UpgradePlan as v1.37 prints it with -o json (one
+// kube-apiserver per control plane), also after a line of something else;
+// nothing when up to date; garbage refused.
 func TestParseKubeadmPlan(t *testing.T) {
-	const out = `[upgrade/config] Making sure the configuration is correct:
-{
+	const out = `{
     "kind": "UpgradePlan",
     "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
     "availableUpgrades": [
@@ -313,7 +313,8 @@ func TestParseKubeadmPlan(t *testing.T) {
             "description": "version in the v1.36 series",
             "components": [
                 {"name": "kubelet", "currentVersion": "v1.36.3", "newVersion": "v1.37.2", "nodeName": "worker-0"},
-                {"name": "kube-apiserver", "currentVersion": "v1.36.3", "newVersion": "v1.37.2"},
+                {"name": "kube-apiserver", "currentVersion": "v1.36.3", "newVersion": "v1.37.2", "nodeName": "master-0"},
+                {"name": "kube-apiserver", "currentVersion": "v1.36.3", "newVersion": "v1.37.2", "nodeName": "master-1"},
                 {"name": "kubeadm", "currentVersion": "v1.37.2", "newVersion": "v1.37.2"}
             ]
         }
@@ -321,13 +322,37 @@ func TestParseKubeadmPlan(t *testing.T) {
     "configVersions": [{"group": "kubeproxy.config.k8s.io", "currentVersion": "v1alpha1", "preferredVersion": "v1alpha1", "manualUpgradeRequired": false}]
 }
 `
-	if v, err := parseKubeadmPlan(out); err != nil || v != "v1.37.2" {
-		t.Errorf("parsed %q, %v", v, err)
+	for _, o := range []string{out, "a notice\n" + out} {
+		if v, err := parseKubeadmPlan(o); err != nil || v != "v1.37.2" {
+			t.Errorf("parsed %q, %v", v, err)
+		}
 	}
 	if v, err := parseKubeadmPlan(""); err != nil || v != "" {
 		t.Errorf("up to date: %q, %v", v, err)
 	}
 	if _, err := parseKubeadmPlan(`{"kind": "Status"}`); err == nil {
 		t.Error("another kind accepted")
+	}
+}
+
+// A resumed apply of two control planes: the first at the target, kubeadm
+// (which counts the newest API server) plans nothing more — that passes;
+// only kubeadm's own health errors are worth waiting for.
+func TestPlanKubeadmResumedHA(t *testing.T) {
+	spec := withTarget(loadSpec(t, "ha/prod"), "v1.37.2", "v3.6.16")
+	o := healthy(spec, "v1.36.3", "v3.6.16")
+	pod := o.ControlPlanePods["master-0"]["kube-apiserver"]
+	pod.Version = "v1.37.2"
+	o.ControlPlanePods["master-0"]["kube-apiserver"] = pod
+	o.KubeadmPlan = KubeadmPlan{Host: "master-0"}
+	c := Evaluate(spec, o, opts).Checks
+	if got := c[len(c)-1]; got.Result != Passed {
+		t.Errorf("%+v", got)
+	}
+	if !transient(Check{Name: "kubeadm-upgrade-plan", Result: Failed, Reason: "kubeadm v1.37.2 upgrade plan on master-0: [ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [master-1]"}) {
+		t.Error("kubeadm's health error is not worth waiting for")
+	}
+	if transient(Check{Name: "kubeadm-upgrade-plan", Result: Failed, Reason: "kubeadm v1.37.2 on master-0 would upgrade the API server to v1.37.1, not v1.37.2"}) {
+		t.Error("a version disagreement is waited for")
 	}
 }

@@ -30,9 +30,12 @@ func NoTokenLeft(t *testing.T, cs kubernetes.Interface, c *nodes.Cluster, names 
 		t.Fatal(err)
 	}
 	for _, s := range secrets.Items {
-		t.Errorf("bootstrap token %s is still valid after init", s.Name)
+		t.Errorf("bootstrap token %s is still valid", s.Name)
 	}
 	for _, n := range names {
+		if c.Node(n) == nil {
+			t.Fatalf("no node %s in this test cluster", n)
+		}
 		// grep exits 1 when it finds nothing: that is the pass. -w: a
 		// token is a word of its own, so dotted names of 6 and 16+
 		// letters do not match.

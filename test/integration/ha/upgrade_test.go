@@ -31,10 +31,11 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 	if err := os.WriteFile(p.spec, []byte(p.target), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, progress := p.kbs(t, "upgrade", "plan", "-o", "json")
+	// plan exits non-zero when a check fails: the JSON on stdout says which.
+	out, progress, planErr := p.run("upgrade", "plan", "-o", "json")
 	var plan upgrade.Plan
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
-		t.Fatalf("%v\n%s\n%s", err, out, progress)
+		t.Fatalf("upgrade plan: %v, %v\n%s\n%s", planErr, err, out, progress)
 	}
 	if plan.Kubernetes.Current != localcluster.PreviousKubernetes || plan.Etcd.Current != localcluster.PreviousEtcd {
 		t.Errorf("the plan starts from %+v and %+v", plan.Kubernetes, plan.Etcd)
@@ -44,13 +45,16 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 			t.Errorf("%s failed: %s", c.Name, c.Reason)
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
+	if t.Failed() || planErr != nil {
+		t.Fatalf("upgrade plan: %v\n%s", planErr, progress)
 	}
 	stop := pollEndpoint(cfg, endpoint)
-	_, progress = p.kbs(t, "upgrade", "apply")
+	_, progress, err := p.run("upgrade", "apply")
 	res := stop()
 	t.Logf("the endpoint during the upgrade: %d of %d requests failed, longest run of failures %s", res.failed, res.total, res.longest.Round(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("upgrade apply: %v\n%s", err, progress)
+	}
 	for _, want := range []string{"[etcd-etcd0]", "[etcd-etcd1]", "[etcd-etcd2]", "[control-plane-master-0]", "[control-plane-master-1]", "[workers-worker-0]"} {
 		if !strings.Contains(progress, want) {
 			t.Errorf("the apply's progress has no %s:\n%s", want, progress)
