@@ -178,7 +178,9 @@ func installLBPackages(ctx context.Context, d InitData, h *host.Host) error {
 	if !h.DryRun() {
 		d.Log("load-balancer", h.Spec.Name, "installing haproxy and keepalived %s from the bundle (%d packages)", want, len(debs))
 	}
-	return h.Exec(ctx, "install haproxy and keepalived", "DEBIAN_FRONTEND=noninteractive dpkg -i --skip-same-version --force-confold "+lbDebDir+"/*.deb >/var/log/kbs-lb-dpkg.log 2>&1 || { tail -20 /var/log/kbs-lb-dpkg.log >&2; exit 1; }; rm -rf "+lbDebDir)
+	// The log is kbs's like every /var/log/kbs-*: 0600 (umask in a subshell,
+	// so the packages' own files keep their modes).
+	return h.Exec(ctx, "install haproxy and keepalived", "rm -f /var/log/kbs-lb-dpkg.log; (umask 077; : >/var/log/kbs-lb-dpkg.log); DEBIAN_FRONTEND=noninteractive dpkg -i --skip-same-version --force-confold "+lbDebDir+"/*.deb >>/var/log/kbs-lb-dpkg.log 2>&1 || { tail -20 /var/log/kbs-lb-dpkg.log >&2; exit 1; }; rm -rf "+lbDebDir)
 }
 
 // configureLB writes both configurations and reloads what is not loaded

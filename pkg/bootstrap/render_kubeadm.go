@@ -60,10 +60,12 @@ type kubeadmDiscToken struct {
 // kubeletConfig and kubeProxyConfig carry the few settings the spec passes
 // through; the rest stays kubeadm's defaults.
 type kubeletConfig struct {
-	APIVersion   string `json:"apiVersion"`
-	Kind         string `json:"kind"`
-	CgroupDriver string `json:"cgroupDriver"`
-	FailCgroupV1 *bool  `json:"failCgroupV1,omitempty"`
+	APIVersion                  string            `json:"apiVersion"`
+	Kind                        string            `json:"kind"`
+	CgroupDriver                string            `json:"cgroupDriver"`
+	FailCgroupV1                *bool             `json:"failCgroupV1,omitempty"`
+	EvictionHard                map[string]string `json:"evictionHard,omitempty"`
+	ImageGCHighThresholdPercent *int32            `json:"imageGCHighThresholdPercent,omitempty"`
 }
 
 type kubeProxyConfig struct {
@@ -177,6 +179,7 @@ func renderKubeadm(c *cluster.Cluster, token string) ([]byte, error) {
 	docs := []any{init, cc, kubeletConfig{
 		APIVersion: "kubelet.config.k8s.io/v1beta1", Kind: "KubeletConfiguration",
 		CgroupDriver: s.Runtime.CgroupDriver, FailCgroupV1: s.Kubelet.FailCgroupV1,
+		EvictionHard: s.Kubelet.EvictionHard, ImageGCHighThresholdPercent: s.Kubelet.ImageGCHighThresholdPercent,
 	}}
 	if n := s.KubeProxy.ConntrackMaxPerCore; n != nil {
 		docs = append(docs, kubeProxyConfig{APIVersion: "kubeproxy.config.k8s.io/v1alpha1", Kind: "KubeProxyConfiguration", Conntrack: &proxyConntrack{MaxPerCore: n}})

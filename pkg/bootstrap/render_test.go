@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/kubectl-kbs/kbs/internal/goldenfile"
@@ -82,5 +83,26 @@ func TestBootstrapToken(t *testing.T) {
 			t.Fatalf("bad or repeated token %q", tok)
 		}
 		seen[tok] = true
+	}
+}
+
+// The kubelet's eviction thresholds and image GC pass through to its
+// KubeletConfiguration as the spec gives them.
+func TestRenderKubeletEvictionAndImageGC(t *testing.T) {
+	c := loadExample(t, "k8s")
+	high := int32(100)
+	c.Spec.Kubelet.EvictionHard = map[string]string{"imagefs.available": "1%", "memory.available": "100Mi"}
+	c.Spec.Kubelet.ImageGCHighThresholdPercent = &high
+	if err := cluster.Validate(c); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := RenderKubeadmConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: KubeletConfiguration\n", "evictionHard:\n  imagefs.available: 1%\n  memory.available: 100Mi\n", "imageGCHighThresholdPercent: 100\n"} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("no %q in\n%s", want, cfg)
+		}
 	}
 }

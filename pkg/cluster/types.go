@@ -172,6 +172,14 @@ type Runtime struct {
 type Kubelet struct {
 	// FailCgroupV1 false lets kubelet ≥ 1.35 run on a cgroup v1 host.
 	FailCgroupV1 *bool `json:"failCgroupV1,omitempty"`
+	// EvictionHard replaces the kubelet's hard eviction thresholds by
+	// signal (memory.available: 100Mi, nodefs.available: 10%, …): for nodes
+	// whose disk is shared with more than the node, or sized otherwise.
+	// A signal left out is not evicted on.
+	EvictionHard map[string]string `json:"evictionHard,omitempty"`
+	// ImageGCHighThresholdPercent is the disk use at which the kubelet
+	// starts deleting unused images (default 85; 100 never does).
+	ImageGCHighThresholdPercent *int32 `json:"imageGCHighThresholdPercent,omitempty"`
 }
 
 // KubeProxy holds KubeProxyConfiguration settings kbs passes through.

@@ -51,6 +51,7 @@ func Validate(c *Cluster) error {
 	errs = append(errs, validateEtcd(spec.Child("etcd"), c.Spec.Etcd)...)
 	errs = append(errs, validateSSH(spec.Child("ssh"), c.Spec.SSH)...)
 	errs = append(errs, validateRuntime(spec, c.Spec)...)
+	errs = append(errs, validateKubelet(spec.Child("kubelet"), c.Spec.Kubelet)...)
 	errs = append(errs, validateComponent(spec.Child("apiServer"), c.Spec.APIServer)...)
 	errs = append(errs, validateComponent(spec.Child("controllerManager"), c.Spec.ControllerManager)...)
 	errs = append(errs, validateComponent(spec.Child("scheduler"), c.Spec.Scheduler)...)

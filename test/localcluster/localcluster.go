@@ -118,6 +118,11 @@ spec:
     restrictOOMScoreAdj: true
   kubelet:
     failCgroupV1: false
+    # The nodes share this machine's disk with each other and with the
+    # build cache: its use is not theirs to evict on, nor to delete images
+    # for (make test once saw a node's conformance images collected).
+    evictionHard: {memory.available: 100Mi, nodefs.available: 1%%, imagefs.available: 1%%}
+    imageGCHighThresholdPercent: 100
   kubeProxy:
     conntrackMaxPerCore: 0
   kubeadm:

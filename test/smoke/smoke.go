@@ -186,7 +186,10 @@ func importOn(ctx context.Context, d *remote.Dialer, spec *cluster.Cluster, h cl
 	if err := conn.WriteFile(ctx, inNode, f, 0o600, "root:root"); err != nil {
 		return err
 	}
-	_, err = conn.Run(ctx, "ctr -n k8s.io images import "+inNode+" >/dev/null", remote.Privileged())
+	// Pinned, as the kubelet's sandbox image is: its image GC never takes
+	// an image a spec has yet to run.
+	_, err = conn.Run(ctx, "ctr -n k8s.io images import "+inNode+" >/dev/null && "+
+		"for r in $(ctr -n k8s.io images ls -q | grep -E '^kbs\\.local/(e2e-test-images/|etcd:)'); do ctr -n k8s.io images label \"$r\" io.cri-containerd.pinned=pinned >/dev/null; done", remote.Privileged())
 	return err
 }
 

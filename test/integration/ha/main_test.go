@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-kbs/kbs/test/env"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
 	"github.com/kubectl-kbs/kbs/test/nodes"
 )
@@ -26,6 +27,11 @@ var cluster *nodes.Cluster
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
+	// upgrade plan checks the kubectl on PATH: the test's, of this release.
+	if err := env.UseTestKubectl(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	// Five minutes: in make test other packages build and boot their nodes
 	// beside these, and CI once saw six nodes take longer than two.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
