@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -31,6 +33,24 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 	if err := os.WriteFile(p.spec, []byte(p.target), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The control plane joined again just before: its static pods come
+	// up after its node is Ready, and the plan's control-plane-pods check
+	// would rightly refuse until they have.
+	err := wait.PollUntilContextTimeout(context.Background(), 2*time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "tier=control-plane"})
+		if err != nil || len(pods.Items) != 6 {
+			return false, nil
+		}
+		for _, pod := range pods.Items {
+			if !podReady(&pod) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the control planes' six static pods not all ready after 3 minutes: %v", err)
+	}
 	// plan exits non-zero when a check fails: the JSON on stdout says which.
 	out, progress, planErr := p.run("upgrade", "plan", "-o", "json")
 	var plan upgrade.Plan
@@ -49,7 +69,7 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 		t.Fatalf("upgrade plan: %v\n%s", planErr, progress)
 	}
 	stop := pollEndpoint(cfg, endpoint)
-	_, progress, err := p.run("upgrade", "apply")
+	_, progress, err = p.run("upgrade", "apply")
 	res := stop()
 	t.Logf("the endpoint during the upgrade: %d of %d requests failed, longest run of failures %s", res.failed, res.total, res.longest.Round(100*time.Millisecond))
 	if err != nil {
@@ -90,6 +110,15 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 	if _, progress := p.kbs(t, "upgrade", "plan"); !strings.Contains(progress, "nothing to upgrade") {
 		t.Errorf("a second plan:\n%s", progress)
 	}
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 type pollResult struct {
