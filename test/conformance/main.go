@@ -4,8 +4,9 @@
 // ginkgo processes, then the [Serial] specs in one, and a one-line summary
 // with every skipped spec named and why.
 //
-//	go run ./test/conformance DEMO_DIR          # every [Conformance] spec
-//	go run ./test/conformance -smoke DEMO_DIR   # the smoke subset make test runs
+//	go run ./test/conformance DEMO_DIR                 # every [Conformance] spec
+//	go run ./test/conformance -part serial DEMO_DIR    # one part of the whole
+//	go run ./test/conformance -smoke DEMO_DIR          # the smoke subset make test runs
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,17 +25,26 @@ import (
 
 func main() {
 	smokeOnly := flag.Bool("smoke", false, "run only the smoke subset make test runs")
+	only := flag.String("part", "", "run only this part of the whole suite: parallel or serial (a long run split in two)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: conformance [-smoke] DEMO_DIR")
+		fmt.Fprintln(os.Stderr, "usage: conformance [-smoke | -part parallel|serial] DEMO_DIR")
 		os.Exit(2)
 	}
 	parts := []part{
 		{"parallel", `\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, smoke.Procs},
 		{"serial", `\[Serial\].*\[Conformance\]|\[Conformance\].*\[Serial\]`, "", 1},
 	}
-	if *smokeOnly {
+	switch {
+	case *smokeOnly:
 		parts = []part{{"smoke", smoke.FocusRegexp(smoke.Focus), `\[Serial\]|\[Disruptive\]`, smoke.Procs}}
+	case *only != "":
+		i := slices.IndexFunc(parts, func(p part) bool { return p.name == *only })
+		if i < 0 {
+			fmt.Fprintf(os.Stderr, "conformance: -part %q: want parallel or serial\n", *only)
+			os.Exit(2)
+		}
+		parts = parts[i : i+1]
 	}
 	if err := run(flag.Arg(0), parts); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
