@@ -59,6 +59,12 @@ type part struct {
 }
 
 func run(demo string, parts []part) error {
+	// Absolute: the ginkgo CLI runs e2e.test in its own directory, where
+	// make conformance's relative _output/demo names nothing.
+	demo, err := filepath.Abs(demo)
+	if err != nil {
+		return err
+	}
 	for _, f := range []string{"cluster.yaml", "known_hosts", "kubeconfig"} {
 		if _, err := os.Stat(filepath.Join(demo, f)); err != nil {
 			return fmt.Errorf("no demo cluster in %s (%w): run make demo first", demo, err)
