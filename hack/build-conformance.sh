@@ -14,7 +14,11 @@
 #                   agnhost to the current one, 2.55 (the same binary with a
 #                   marker file: the specs compare image names, and a
 #                   different digest keeps the roll real)
-#     busybox       Debian's busybox-static with its applets linked
+#     busybox       Debian's busybox-static with its applets linked, but sh is
+#                   Debian's bash-static: bookworm's busybox 1.35 ash drops
+#                   environment variables whose names are not shell names
+#                   (data-1), which upstream's busybox 1.37 passes on and four
+#                   ConfigMap/Secret env specs print with `sh -c env`
 #     glibc-dns-testing  upstream's is Debian with dnsutils: the agnhost base
 #     nautilus      agnhost serving nautilus.jpg and data.json (update-demo
 #                   reads data.json through the pod proxy), as upstream builds it
@@ -76,20 +80,21 @@ if [[ ! -f $CACHE/conformance-base.tar || $BASE/.stamp -nt $CACHE/conformance-ba
   tar --sort=name --mtime=@0 --numeric-owner --exclude=./.stamp -C "$BASE" -cf "$CACHE/conformance-base.tar.tmp" .
   mv "$CACHE/conformance-base.tar.tmp" "$CACHE/conformance-base.tar"
 fi
-if [[ ! -x $CACHE/busybox/bin/busybox ]]; then
-  log "busybox-static from Debian"
-  rm -rf "$CACHE/busybox" "$CACHE"/busybox-static_*.deb
-  (cd "$CACHE" && apt-get download busybox-static >/dev/null)
+if [[ ! -x $CACHE/busybox/bin/busybox || ! -x $CACHE/busybox/bin/bash-static ]]; then
+  log "busybox-static and bash-static from Debian"
+  rm -rf "$CACHE/busybox" "$CACHE"/busybox-static_*.deb "$CACHE"/bash-static_*.deb
+  (cd "$CACHE" && apt-get download busybox-static bash-static >/dev/null)
   dpkg-deb -x "$CACHE"/busybox-static_*.deb "$CACHE/busybox"
+  dpkg-deb -x "$CACHE"/bash-static_*.deb "$CACHE/busybox"
 fi
 
-stamp=$( (cat "$0"; echo "$K8S"; stat -c '%n %s %Y' "$BIN/agnhost" "$BIN/e2e.test" "$BIN/nonewprivs" "$BIN/sample-apiserver" "$BIN/etcd" "$BIN/kbs-images" "$CACHE/conformance-base.tar" "$CACHE/busybox/bin/busybox") | sha256sum | cut -c1-16)
+stamp=$( (cat "$0"; echo "$K8S"; stat -c '%n %s %Y' "$BIN/agnhost" "$BIN/e2e.test" "$BIN/nonewprivs" "$BIN/sample-apiserver" "$BIN/etcd" "$BIN/kbs-images" "$CACHE/conformance-base.tar" "$CACHE/busybox/bin/busybox" "$CACHE/busybox/bin/bash-static") | sha256sum | cut -c1-16)
 if [[ -f $OUT/.stamp && $(cat "$OUT/.stamp") == "$stamp" ]]; then
   log "up to date ($OUT)"
   exit 0
 fi
 
-links=$("$CACHE/busybox/bin/busybox" --list | grep -vx busybox | awk '{printf "%s\"/bin/%s\": \"busybox\"", (NR > 1 ? ", " : ""), $1}')
+links=$("$CACHE/busybox/bin/busybox" --list | grep -vx -e busybox -e sh | awk '{printf "%s\"/bin/%s\": \"busybox\"", (NR > 1 ? ", " : ""), $1}')
 # nnp keeps upstream's setuid bit: kbs-images writes files 0755, so it
 # comes in as a base layer of its own.
 rm -rf "$CACHE/nnp" && install -d "$CACHE/nnp/usr/local/bin"
@@ -120,7 +125,7 @@ cat >"$CACHE/conformance-images.json" <<JSON
  {"ref": "kbs.local/e2e-test-images/agnhost:$AGNHOST_PREV", "base": "$CACHE/conformance-base.tar", "files": {$agnhost_files, "/.kbs-agnhost-tag": "$CACHE/agnhost-prev-tag"}, $agnhost_rest, "cmd": ["pause"]},
  {"ref": "kbs.local/e2e-test-images/nautilus:$NAUTILUS", "base": "$CACHE/conformance-base.tar", "files": {$agnhost_files, "/nautilus.jpg": "$nautilus/nautilus.jpg", "/data.json": "$nautilus/data.json"}, $agnhost_rest, "cmd": ["test-webserver"]},
  {"ref": "kbs.local/e2e-test-images/glibc-dns-testing:$GLIBC_DNS", "base": "$CACHE/conformance-base.tar", "files": {}},
- {"ref": "kbs.local/e2e-test-images/busybox:$BUSYBOX", "files": {"/bin/busybox": "$CACHE/busybox/bin/busybox"}, "links": {$links}, "cmd": ["sh"]},
+ {"ref": "kbs.local/e2e-test-images/busybox:$BUSYBOX", "files": {"/bin/busybox": "$CACHE/busybox/bin/busybox", "/bin/sh": "$CACHE/busybox/bin/bash-static"}, "links": {$links}, "cmd": ["sh"]},
  {"ref": "kbs.local/e2e-test-images/nonewprivs:$NONEWPRIVS", "base": "$CACHE/nnp.tar", "files": {}, "cmd": ["/usr/local/bin/nnp"]},
  {"ref": "kbs.local/e2e-test-images/nginx:$NGINX", "base": "$CACHE/conformance-base.tar", $nginx},
  {"ref": "kbs.local/e2e-test-images/nginx:$NGINX_NEW", "base": "$CACHE/conformance-base.tar", $nginx},
