@@ -18,7 +18,8 @@
 #                   Debian's bash-static: bookworm's busybox 1.35 ash drops
 #                   environment variables whose names are not shell names
 #                   (data-1), which upstream's busybox 1.37 passes on and four
-#                   ConfigMap/Secret env specs print with `sh -c env`
+#                   ConfigMap/Secret env specs print with `sh -c env`; and a
+#                   /tmp (the exec liveness spec writes /tmp/health)
 #     glibc-dns-testing  upstream's is Debian with dnsutils: the agnhost base
 #     nautilus      agnhost serving nautilus.jpg and data.json (update-demo
 #                   reads data.json through the pod proxy), as upstream builds it
@@ -125,7 +126,7 @@ cat >"$CACHE/conformance-images.json" <<JSON
  {"ref": "kbs.local/e2e-test-images/agnhost:$AGNHOST_PREV", "base": "$CACHE/conformance-base.tar", "files": {$agnhost_files, "/.kbs-agnhost-tag": "$CACHE/agnhost-prev-tag"}, $agnhost_rest, "cmd": ["pause"]},
  {"ref": "kbs.local/e2e-test-images/nautilus:$NAUTILUS", "base": "$CACHE/conformance-base.tar", "files": {$agnhost_files, "/nautilus.jpg": "$nautilus/nautilus.jpg", "/data.json": "$nautilus/data.json"}, $agnhost_rest, "cmd": ["test-webserver"]},
  {"ref": "kbs.local/e2e-test-images/glibc-dns-testing:$GLIBC_DNS", "base": "$CACHE/conformance-base.tar", "files": {}},
- {"ref": "kbs.local/e2e-test-images/busybox:$BUSYBOX", "files": {"/bin/busybox": "$CACHE/busybox/bin/busybox", "/bin/sh": "$CACHE/busybox/bin/bash-static"}, "links": {$links}, "cmd": ["sh"]},
+ {"ref": "kbs.local/e2e-test-images/busybox:$BUSYBOX", "files": {"/bin/busybox": "$CACHE/busybox/bin/busybox", "/bin/sh": "$CACHE/busybox/bin/bash-static"}, "links": {$links}, "dirs": {"/tmp": 0}, "cmd": ["sh"]},
  {"ref": "kbs.local/e2e-test-images/nonewprivs:$NONEWPRIVS", "base": "$CACHE/nnp.tar", "files": {}, "cmd": ["/usr/local/bin/nnp"]},
  {"ref": "kbs.local/e2e-test-images/nginx:$NGINX", "base": "$CACHE/conformance-base.tar", $nginx},
  {"ref": "kbs.local/e2e-test-images/nginx:$NGINX_NEW", "base": "$CACHE/conformance-base.tar", $nginx},
