@@ -86,24 +86,34 @@ func Probed(ctx context.Context, cs kubernetes.Interface, ns, image string, ips 
 	for _, ip := range ips {
 		urls = append(urls, fmt.Sprintf("http://%s:%d/health", ip, svc.Spec.Ports[0].NodePort))
 	}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	var i int
+	return Poll(func() bool {
+		resp, err := hc.Get(urls[i%len(urls)])
+		i++
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}), nil
+}
+
+// Poll calls probe every 200 ms until the returned stop is called, and
+// stop says how many calls failed and the longest run of failures.
+func Poll(probe func() bool) (stop func() ProbeResult) {
 	var mu sync.Mutex
 	var res ProbeResult
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		hc := &http.Client{Timeout: 2 * time.Second}
 		var failingSince time.Time
-		for i := 0; ; i++ {
+		for {
 			select {
 			case <-quit:
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
-			resp, err := hc.Get(urls[i%len(urls)])
-			ok := err == nil && resp.StatusCode == http.StatusOK
-			if resp != nil {
-				resp.Body.Close()
-			}
+			ok := probe()
 			mu.Lock()
 			res.Total++
 			if ok {
@@ -124,5 +134,5 @@ func Probed(ctx context.Context, cs kubernetes.Interface, ns, image string, ips 
 		mu.Lock()
 		defer mu.Unlock()
 		return res
-	}, nil
+	}
 }

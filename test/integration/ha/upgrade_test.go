@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kubectl-kbs/kbs/pkg/upgrade"
 	"github.com/kubectl-kbs/kbs/test/localcluster"
+	"github.com/kubectl-kbs/kbs/test/workload"
 )
 
 // upgradeHA carries the HA cluster one release forward as its operator
@@ -68,10 +68,10 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 	if t.Failed() || planErr != nil {
 		t.Fatalf("upgrade plan: %v\n%s", planErr, progress)
 	}
-	stop := pollEndpoint(cfg, endpoint)
+	stop := workload.Poll(func() bool { return readyz(context.Background(), cfg, endpoint) == nil })
 	_, progress, err = p.run("upgrade", "apply")
 	res := stop()
-	t.Logf("the endpoint during the upgrade: %d of %d requests failed, longest run of failures %s", res.failed, res.total, res.longest.Round(100*time.Millisecond))
+	t.Logf("the endpoint during the upgrade: %d of %d requests failed, longest run of failures %s", res.Failed, res.Total, res.Longest.Round(100*time.Millisecond))
 	if err != nil {
 		t.Fatalf("upgrade apply: %v\n%s", err, progress)
 	}
@@ -80,8 +80,8 @@ func upgradeHA(t *testing.T, p paths, cfg *rest.Config, cs kubernetes.Interface,
 			t.Errorf("the apply's progress has no %s:\n%s", want, progress)
 		}
 	}
-	if res.total == 0 || res.longest > 30*time.Second {
-		t.Errorf("the endpoint failed %d of %d requests, at most %s in a row", res.failed, res.total, res.longest)
+	if res.Total == 0 || res.Longest > 30*time.Second {
+		t.Errorf("the endpoint failed %d of %d requests, at most %s in a row", res.Failed, res.Total, res.Longest)
 	}
 	target := plan.Kubernetes.Target
 	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
@@ -119,48 +119,4 @@ func podReady(pod *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-type pollResult struct {
-	failed, total int
-	longest       time.Duration
-}
-
-// pollEndpoint asks the endpoint's /readyz every 200 ms (2 s timeout)
-// until the returned stop is called.
-func pollEndpoint(cfg *rest.Config, endpoint string) (stop func() pollResult) {
-	var mu sync.Mutex
-	var res pollResult
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		var failingSince time.Time
-		for {
-			select {
-			case <-quit:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			err := readyz(context.Background(), cfg, endpoint)
-			mu.Lock()
-			res.total++
-			if err == nil {
-				failingSince = time.Time{}
-			} else {
-				res.failed++
-				if failingSince.IsZero() {
-					failingSince = time.Now()
-				}
-				res.longest = max(res.longest, time.Since(failingSince))
-			}
-			mu.Unlock()
-		}
-	}()
-	return func() pollResult {
-		close(quit)
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return res
-	}
 }
