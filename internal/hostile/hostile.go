@@ -26,7 +26,7 @@ var Values = []string{`$(touch /tmp/kbs-pwned)`, "`id`", `"; rm -rf / #`, `'\''x
 // Fill sets every optional string of c that is empty, so that a walk
 // reaches it: the load balancer's interface, the DNS domain,
 // etcd's settings, flannel's images, the image repository, the cgroup driver, ignored
-// preflight checks, each component's SANs and extra arguments, a bastion,
+// preflight checks, a registry mirror, each component's SANs and extra arguments, a bastion,
 // and SSH settings of the last host's own.
 func Fill(c *cluster.Cluster) {
 	s := &c.Spec
@@ -59,6 +59,7 @@ func Fill(c *cluster.Cluster) {
 		comp.CertSANs = append(comp.CertSANs, "api.example.com")
 		comp.ExtraArgs = append(comp.ExtraArgs, cluster.Arg{Name: "v", Value: "2"})
 	}
+	s.Runtime.RegistryMirrors = map[string][]string{"docker.io": {"https://mirror.example.com"}}
 	s.SSH.Bastion = "jump.example.com"
 	s.Hosts[len(s.Hosts)-1].SSH = &cluster.SSH{User: "admin", KeyFile: "~/.ssh/other", Bastion: "jump2.example.com"}
 }
@@ -176,6 +177,13 @@ func Walk(v reflect.Value, path string, visit func(path string, set func(string)
 			Walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i), visit)
 		}
 	case reflect.Map:
+		if v.Type().Elem().Kind() == reflect.Slice {
+			// A slice's elements can be set even when the map's values cannot.
+			for _, k := range v.MapKeys() {
+				Walk(v.MapIndex(k), fmt.Sprintf("%s[%v]", path, k), visit)
+			}
+			return
+		}
 		if v.Type().Elem().Kind() != reflect.String {
 			return
 		}

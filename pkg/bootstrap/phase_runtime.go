@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/pkg/host"
 	"github.com/kubectl-kbs/kbs/pkg/remote"
+	"github.com/kubectl-kbs/kbs/pkg/shell"
 	"github.com/kubectl-kbs/kbs/pkg/workflow"
 )
 
@@ -187,7 +188,12 @@ func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed 
 			host.File{Path: KubeletUnitPath, Data: []byte(KubeletUnit), Mode: 0o644},
 			host.File{Path: KubeletDropInPath, Data: []byte(KubeletDropIn), Mode: 0o644})
 	}
-	if err := h.Exec(ctx, "create directories", "install -d -m 0755 /etc/containerd "+filepath.Dir(KubeletDropInPath)+" "+CNIConfDir); err != nil {
+	mkdir := "install -d -m 0755 /etc/containerd " + filepath.Dir(KubeletDropInPath) + " " + CNIConfDir
+	for path, data := range RenderRegistryHosts(c) {
+		files = append(files, host.File{Path: path, Data: data, Mode: 0o644})
+		mkdir += " " + shell.Quote(filepath.Dir(path))
+	}
+	if err := h.Exec(ctx, "create directories", mkdir); err != nil {
 		return false, err
 	}
 	// The files are compared and written at once: each is two round trips.
@@ -206,6 +212,10 @@ func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed 
 	}
 	restart := false
 	for _, p := range changed {
+		// containerd reads a registry's hosts.toml at each pull.
+		if strings.HasPrefix(p, RegistryHostsDir+"/") {
+			continue
+		}
 		if p == ContainerdConfigPath || p == ContainerdUnitPath || strings.Contains(p, "containerd") || strings.HasSuffix(p, "/runc") {
 			restart = true
 		}

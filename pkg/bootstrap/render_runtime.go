@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"text/template"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
@@ -42,6 +43,10 @@ version = 3
   snapshotter = 'overlayfs'
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = '{{.Sandbox}}'
+{{- if .HostsDir}}
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = '{{.HostsDir}}'
+{{- end}}
 
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = {{.RestrictOOM}}
@@ -61,6 +66,10 @@ version = 2
 [plugins.'io.containerd.grpc.v1.cri']
   sandbox_image = '{{.Sandbox}}'
   restrict_oom_score_adj = {{.RestrictOOM}}
+{{- if .HostsDir}}
+  [plugins.'io.containerd.grpc.v1.cri'.registry]
+    config_path = '{{.HostsDir}}'
+{{- end}}
   [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc]
     runtime_type = 'io.containerd.runc.v2'
     [plugins.'io.containerd.grpc.v1.cri'.containerd.runtimes.runc.options]
@@ -77,8 +86,13 @@ func RenderContainerdConfig(c *cluster.Cluster, major int) ([]byte, error) {
 	if major < 2 {
 		t = containerdV2ConfigTmpl
 	}
+	hostsDir := ""
+	if len(c.Spec.Runtime.RegistryMirrors) > 0 {
+		hostsDir = RegistryHostsDir
+	}
 	var b bytes.Buffer
 	err := t.Execute(&b, map[string]any{
+		"HostsDir":      hostsDir,
 		"Cluster":       c.Metadata.Name,
 		"Sandbox":       SandboxImage(c),
 		"RestrictOOM":   c.Spec.Runtime.RestrictOOMScoreAdj,
@@ -90,6 +104,31 @@ func RenderContainerdConfig(c *cluster.Cluster, major int) ([]byte, error) {
 		return nil, fmt.Errorf("rendering containerd config: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// RegistryHostsDir is where containerd looks for a registry's hosts.toml
+// (in a directory named as the registry is) once config_path names it.
+const RegistryHostsDir = "/etc/containerd/certs.d"
+
+// RenderRegistryHosts is containerd's hosts.toml for each registry of
+// spec.runtime.registryMirrors, by path: the mirrors in the spec's order,
+// each trusted to pull and resolve (tags to digests), then the registry
+// itself.
+func RenderRegistryHosts(c *cluster.Cluster) map[string][]byte {
+	out := map[string][]byte{}
+	for reg, mirrors := range c.Spec.Runtime.RegistryMirrors {
+		server := "https://" + reg
+		if reg == "docker.io" {
+			server = "https://registry-1.docker.io" // docker.io itself serves no registry API
+		}
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "# Written by kbs for cluster %s (spec.runtime.registryMirrors); `kubectl kbs init` rewrites it.\nserver = %q\n", c.Metadata.Name, server)
+		for _, m := range mirrors {
+			fmt.Fprintf(&b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", strings.TrimSuffix(m, "/"))
+		}
+		out[RegistryHostsDir+"/"+reg+"/hosts.toml"] = b.Bytes()
+	}
+	return out
 }
 
 // ContainerdUnit runs a bundle's containerd. Delegate and KillMode=process:

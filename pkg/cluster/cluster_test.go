@@ -142,6 +142,12 @@ func TestInvalidSpecs(t *testing.T) {
 		{"calico MTU too small", "spec:\n", "spec:\n  cni: {plugin: calico, calico: {mtu: 500}}\n  networking: {podSubnet: 10.244.0.0/16}\n", []string{"spec.cni.calico.mtu", "1280 and 9000"}},
 		{"calico's default pool over the nodes", "spec:\n", "spec:\n  cni: {plugin: calico}\n  networking: {nodeSubnet: 192.168.1.0/24}\n", []string{"spec.networking.nodeSubnet", "192.168.0.0/16, calico's default pod network"}},
 		{"bad certSAN", "spec:\n", "spec:\n  apiServer: {certSANs: [\"not valid!\"]}\n", []string{"spec.apiServer.certSANs[0]"}},
+		{"mirror of an image name, not a registry", "spec:\n", "spec:\n  runtime: {registryMirrors: {\"docker.io/library\": [\"https://m.example.com\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io/library]", "host[:port]"}},
+		{"mirror list empty", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: []}}\n", []string{"spec.runtime.registryMirrors[docker.io]: Required"}},
+		{"mirror without scheme", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [m.example.com]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "http:// or https://"}},
+		{"mirror with credentials", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://u:secret@m.example.com\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "credentials"}},
+		{"mirror with a path", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com/v2/proxy\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "base URL"}},
+		{"mirror with a quote", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com\\\"]\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

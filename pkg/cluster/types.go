@@ -166,6 +166,12 @@ type Runtime struct {
 	// RestrictOOMScoreAdj makes containerd clamp OOM scores it may not set
 	// (nodes without CAP_SYS_RESOURCE, such as containers).
 	RestrictOOMScoreAdj bool `json:"restrictOOMScoreAdj,omitempty"`
+	// RegistryMirrors sends containerd's pulls from a registry, named by
+	// its host[:port] as image names spell it (docker.io, registry.k8s.io,
+	// registry.example.com:5000), to mirrors first, in order, and to the
+	// registry itself last: for nodes behind a pull-through cache or with
+	// a registry of their own. Each mirror is an http or https URL.
+	RegistryMirrors map[string][]string `json:"registryMirrors,omitempty"`
 }
 
 // Kubelet holds KubeletConfiguration settings kbs passes through.

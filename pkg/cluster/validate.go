@@ -325,6 +325,7 @@ func validateRuntime(spec *field.Path, s ClusterSpec) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("imageRepository"), r, "must be a registry path such as registry.example.com/k8s, without tag or trailing slash"))
 		}
 	}
+	errs = append(errs, validateMirrors(p.Child("registryMirrors"), s.Runtime.RegistryMirrors)...)
 	if n := s.KubeProxy.ConntrackMaxPerCore; n != nil && *n < 0 {
 		errs = append(errs, field.Invalid(spec.Child("kubeProxy", "conntrackMaxPerCore"), *n, "must be 0 (leave the kernel's limit alone) or positive"))
 	}
