@@ -157,10 +157,13 @@ build_network() {
   build coredns "$COREDNS_VERSION+$(srchash "$ROOT/hack/tools/coredns")" "$ROOT/hack/tools/coredns" "-s -w" kbs.test/tools/coredns/cmd/coredns
 }
 
-# The image writer and the pause binary (C, static, from the kubernetes
+# The image writer, the conformance run's registry and the pause binary (C, static, from the kubernetes
 # module's own source).
 build_images() {
-  build images "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
+  # Pinned by their own sources: the bundle is rebuilt when kbs-images
+  # changes, and must not be for a change to the registry.
+  build images "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-images")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
+  build registry "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-registry")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-registry
   if ! up_to_date pause "$K8S_VERSION"; then
     local src
     src=$(cd "$ROOT/hack/tools/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c

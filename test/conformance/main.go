@@ -2,10 +2,12 @@
 // the `make demo` cluster (make conformance) as upstream runs it: the
 // conformance images imported on its nodes, the parallel part in four
 // ginkgo processes, then the [Serial] specs in one, and a one-line summary
-// with every skipped spec named and why.
+// with every skipped spec named and why. While it runs, kbs-registry serves
+// the same images where the nodes' containerd mirrors kbs.local to.
 //
 //	go run ./test/conformance DEMO_DIR                 # every [Conformance] spec
 //	go run ./test/conformance -part serial DEMO_DIR    # one part of the whole
+//	go run ./test/conformance -focus 'PodCertificate' DEMO_DIR  # some specs again
 //	go run ./test/conformance -smoke DEMO_DIR          # the smoke subset make test runs
 package main
 
@@ -26,9 +28,10 @@ import (
 func main() {
 	smokeOnly := flag.Bool("smoke", false, "run only the smoke subset make test runs")
 	only := flag.String("part", "", "run only this part of the whole suite: parallel or serial (a long run split in two)")
+	focus := flag.String("focus", "", "run only the [Conformance] specs whose names match this regular expression (a failure again)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: conformance [-smoke | -part parallel|serial] DEMO_DIR")
+		fmt.Fprintln(os.Stderr, "usage: conformance [-smoke | -part parallel|serial | -focus REGEXP] DEMO_DIR")
 		os.Exit(2)
 	}
 	parts := []part{
@@ -38,6 +41,8 @@ func main() {
 	switch {
 	case *smokeOnly:
 		parts = []part{{"smoke", smoke.FocusRegexp(smoke.Focus), `\[Serial\]|\[Disruptive\]`, smoke.Procs}}
+	case *focus != "":
+		parts = []part{{"focus", `\[Conformance\].*(` + *focus + `)|(` + *focus + `).*\[Conformance\]`, `\[Disruptive\]`, smoke.Procs}}
 	case *only != "":
 		i := slices.IndexFunc(parts, func(p part) bool { return p.name == *only })
 		if i < 0 {
@@ -74,6 +79,11 @@ func run(demo string, parts []part) error {
 	if err := smoke.Import(ctx, filepath.Join(demo, "cluster.yaml"), filepath.Join(demo, "known_hosts")); err != nil {
 		return err
 	}
+	stop, err := serveImages(filepath.Join(demo, "cluster.yaml"))
+	if err != nil {
+		return err
+	}
+	defer stop()
 	report := filepath.Join(demo, "conformance-"+time.Now().UTC().Format("20060102T150405"))
 	if err := os.MkdirAll(report, 0o755); err != nil {
 		return err

@@ -54,6 +54,16 @@ func VIP(c *nodes.Cluster) string {
 	return fmt.Sprintf("%d.%d.%d.100", ip[0], ip[1], ip[2])
 }
 
+// RegistryPort is where the conformance run's registry listens on the
+// nodes' bridge.
+const RegistryPort = 5000
+
+// RegistryMirror is the URL of the conformance run's registry as the
+// nodes reach it: the host's address on their bridge.
+func RegistryMirror(c *nodes.Cluster) string {
+	return fmt.Sprintf("http://%s:%d", c.Gateway, RegistryPort)
+}
+
 // HASpec is the kbs spec of the HA shape on the booted nodes.
 func HASpec(c *nodes.Cluster, name string) (string, error) {
 	return spec(c, name, haRoles, "  loadBalancer:\n    vip: "+VIP(c)+"\n")
@@ -116,6 +126,11 @@ spec:
     bundle: %[2]s
     cgroupDriver: cgroupfs
     restrictOOMScoreAdj: true
+    # Pulls of kbs.local images go to the registry test/conformance serves
+    # while the whole suite runs (for the specs that pull Always); the
+    # images are imported on the nodes too, so nothing else needs it.
+    registryMirrors:
+      kbs.local: [%[8]s]
   kubelet:
     failCgroupV1: false
     # The nodes share this machine's disk with each other and with the
@@ -136,7 +151,7 @@ spec:
     user: root
     keyFile: %[4]s
 %[6]s  hosts:
-%[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String(), extra, flannelCNI), nil
+%[5]s`, name, filepath.Join(out, "bundle"), filepath.Join(bin, "etcd"), c.ClientKey, hosts.String(), extra, flannelCNI, RegistryMirror(c)), nil
 }
 
 // Previous releases the upgrade test starts from (hack/build-test-binaries.sh
