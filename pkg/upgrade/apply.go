@@ -79,7 +79,12 @@ func Apply(ctx context.Context, s *host.Session, cs kubernetes.Interface, opts A
 		defer hc.CloseIdleConnections()
 		r.etcd = hc
 	}
-	if done, err := r.preflight(ctx); err != nil || done {
+	// Not a phase of the operation (it runs every time, journal or not),
+	// but part of the upgrade's time: --timings shows it as one.
+	start := time.Now()
+	done, err := r.preflight(ctx)
+	s.Timings.Phase("preflight", time.Since(start))
+	if err != nil || done {
 		return err
 	}
 	if err := host.RunOperation(ctx, s, r, "upgrade "+r.target+" etcd "+r.etcdTarget, r.phases(ctx)...); err != nil {

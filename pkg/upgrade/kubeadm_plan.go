@@ -78,7 +78,9 @@ func observeKubeadmPlan(ctx context.Context, s *host.Session, o *Observed, targe
 		p.Skipped = skip
 		return
 	}
+	start := time.Now()
 	out, _, err := h.Query(ctx, shell.Quote(kubeadm)+" upgrade plan "+shell.Quote(target)+" -o json"+ignoredChecks(c))
+	h.Trace("kubeadm upgrade plan", start)
 	if err != nil {
 		p.Error = fmt.Sprintf("%s (run %s upgrade plan %s on %s for kubeadm's whole answer)", kubeadmError(err), kubeadm, target, p.Host)
 		return

@@ -12,9 +12,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -70,7 +72,8 @@ func run(ctx context.Context) error {
 	}
 	var progress bytes.Buffer
 	start := time.Now()
-	err = kbsrun.To(ctx, os.Stderr, &progress, "upgrade", "apply", "-f", target, "--state-dir", filepath.Join(r.Dir, "state", "k8s"),
+	log := &timeline{start: start}
+	err = kbsrun.To(ctx, os.Stderr, io.MultiWriter(&progress, log), "upgrade", "apply", "-f", target, "--state-dir", filepath.Join(r.Dir, "state", "k8s"),
 		"--known-hosts", r.Cluster.KnownHosts, "--kubeconfig", r.Kubeconfig(), "--timings")
 	took := time.Since(start)
 	res := stop()
@@ -79,14 +82,56 @@ func run(ctx context.Context) error {
 	}
 	out := progress.String()
 	fmt.Printf("== kubectl kbs upgrade apply %s → v1.37.2: %.1fs\n", localcluster.PreviousKubernetes, took.Seconds())
-	for _, line := range strings.Split(out, "\n") {
-		// Each host's own lines: when it was done and how long its steps took.
-		if strings.Contains(line, " drained in ") || strings.Contains(line, " and uncordoned") || strings.Contains(line, "caught up in ") {
-			fmt.Println(line)
+	// The whole progress, each line at the time it was written: where the
+	// time between the traced steps goes.
+	for _, l := range log.lines {
+		if strings.HasPrefix(l.text, "PHASE") {
+			break
 		}
+		fmt.Printf("+%6.1fs %s\n", l.at.Sub(start).Seconds(), l.text)
 	}
 	fmt.Println(out[strings.Index(out, "PHASE"):])
 	fmt.Printf("prober: %d of %d requests failed (%.2f %%; goal ≤ 1 %%), longest run of failures %s\n",
 		res.Failed, res.Total, 100*res.Rate(), res.Longest.Round(10*time.Millisecond))
+	for _, at := range res.FailedAt {
+		fmt.Printf("  failed at +%.1fs, after: %s\n", at.Sub(start).Seconds(), log.before(at))
+	}
 	return nil
+}
+
+// timeline keeps when each progress line of the upgrade was written, so
+// that each failed request can be told the step it followed.
+type timeline struct {
+	start time.Time
+	mu    sync.Mutex
+	lines []stampedLine
+}
+
+type stampedLine struct {
+	at   time.Time
+	text string
+}
+
+func (t *timeline) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		t.lines = append(t.lines, stampedLine{now, l})
+	}
+	return len(p), nil
+}
+
+// before is the last line written before at, with its own time.
+func (t *timeline) before(at time.Time) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	last := "(nothing yet)"
+	for _, l := range t.lines {
+		if l.at.After(at) {
+			break
+		}
+		last = fmt.Sprintf("+%.1fs %s", l.at.Sub(t.start).Seconds(), l.text)
+	}
+	return last
 }

@@ -21,6 +21,9 @@ import (
 type ProbeResult struct {
 	Total, Failed int
 	Longest       time.Duration
+	// FailedAt is when each failed request was sent, to be laid beside
+	// what the upgrade was doing then.
+	FailedAt []time.Time
 }
 
 // Rate is the failed share of requests.
@@ -113,6 +116,7 @@ func Poll(probe func() bool) (stop func() ProbeResult) {
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
+			sent := time.Now()
 			ok := probe()
 			mu.Lock()
 			res.Total++
@@ -120,6 +124,7 @@ func Poll(probe func() bool) (stop func() ProbeResult) {
 				failingSince = time.Time{}
 			} else {
 				res.Failed++
+				res.FailedAt = append(res.FailedAt, sent)
 				if failingSince.IsZero() {
 					failingSince = time.Now()
 				}
