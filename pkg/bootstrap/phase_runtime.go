@@ -210,6 +210,9 @@ func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed 
 	if err != nil {
 		return false, err
 	}
+	if err := removeStaleRegistryHosts(ctx, c, h); err != nil {
+		return false, err
+	}
 	restart := false
 	for _, p := range changed {
 		// containerd reads a registry's hosts.toml at each pull.
@@ -230,6 +233,27 @@ func configureContainerd(ctx context.Context, d InitData, h *host.Host, changed 
 	}
 	// The socket answers a moment after systemd reports the unit started.
 	return restart, h.Exec(ctx, "wait for containerd", "for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done; ctr version")
+}
+
+// removeStaleRegistryHosts deletes the hosts.toml files kbs wrote for
+// registries the spec no longer mirrors: left there, containerd would
+// keep sending those pulls to the old mirrors.
+func removeStaleRegistryHosts(ctx context.Context, c *cluster.Cluster, h *host.Host) error {
+	written, ok, _ := h.Query(ctx, kbsRegistryHostsCmd)
+	if !ok {
+		return nil // a dry run, or nothing to read
+	}
+	stale := staleRegistryHosts(c, written)
+	if len(stale) == 0 {
+		return nil
+	}
+	dirs := make([]string, len(stale))
+	for i, f := range stale {
+		dirs[i] = filepath.Dir(f)
+	}
+	// A directory that holds more than kbs's file (an operator's CA) stays.
+	return h.Exec(ctx, "remove the mirrors of registries no longer in the spec",
+		"rm -f "+shell.Join(stale...)+" && { rmdir "+shell.Join(dirs...)+" 2>/dev/null; true; }")
 }
 
 // runtimeReady checks that the node runs the spec's kubelet and kubeadm and

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"context"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,14 @@ func TestRenderRegistryMirrors(t *testing.T) {
 	}
 	golden(t, "k8s-mirrors-docker.io-hosts.toml", hosts["/etc/containerd/certs.d/docker.io/hosts.toml"])
 	golden(t, "k8s-mirrors-kbs.local-hosts.toml", hosts["/etc/containerd/certs.d/kbs.local/hosts.toml"])
+	for reg, want := range map[string]string{
+		"docker.io": "https://registry-1.docker.io", "registry.example.com:5000": "https://registry.example.com:5000",
+		"localhost:5000": "http://localhost:5000", "127.0.0.1:5000": "http://127.0.0.1:5000",
+	} {
+		if got := registryServer(reg); got != want {
+			t.Errorf("the fallback for %s is %s, want %s (containerd's own default)", reg, got, want)
+		}
+	}
 }
 
 // The runtime phase writes each registry's hosts.toml beside containerd's
@@ -60,7 +69,7 @@ func TestRuntimePhaseWritesMirrors(t *testing.T) {
 		files[path] = fileWant{string(data), 0o644}
 	}
 	assertFiles(t, c, files)
-	if !c.Ran(`^install -d -m 0755 /etc/containerd \S+ \S+ '/etc/containerd/certs\.d/(docker\.io|kbs\.local)' '/etc/containerd/certs\.d/(docker\.io|kbs\.local)'$`) {
+	if !c.Ran(`^install -d -m 0755 /etc/containerd \S+ \S+ ('/etc/containerd/certs\.d/docker\.io' '/etc/containerd/certs\.d/kbs\.local'|'/etc/containerd/certs\.d/kbs\.local' '/etc/containerd/certs\.d/docker\.io')$`) {
 		t.Errorf("no directory for each registry:\n%s", strings.Join(c.Commands(), "\n"))
 	}
 	if cfg, _ := c.File(ContainerdConfigPath); !strings.Contains(string(cfg), "config_path = '/etc/containerd/certs.d'") {
@@ -77,5 +86,17 @@ func TestRuntimePhaseWritesMirrors(t *testing.T) {
 	}
 	if c.Ran(`systemctl restart`) || !c.Ran(startContainerdCmd) {
 		t.Errorf("a mirror change restarted containerd:\n%s", strings.Join(c.Commands(), "\n"))
+	}
+	c.Reset()
+
+	// docker.io out of the spec: its file goes, kbs.local's stays.
+	delete(spec.Spec.Runtime.RegistryMirrors, "docker.io")
+	c.On(regexp.QuoteMeta(kbsRegistryHostsCmd), "/etc/containerd/certs.d/docker.io/hosts.toml\n/etc/containerd/certs.d/kbs.local/hosts.toml\n", nil)
+	if err := f.run(ctx, "runtime-workers"); err != nil {
+		t.Fatalf("re-run: %v\n%s", err, f.output())
+	}
+	rm := `rm -f '/etc/containerd/certs.d/docker.io/hosts.toml' && { rmdir '/etc/containerd/certs.d/docker.io' 2>/dev/null; true; }`
+	if !slices.Contains(c.Commands(), rm) || c.Ran(`rm -f '/etc/containerd/certs.d/kbs\.local`) || c.Ran(`systemctl restart`) {
+		t.Errorf("want %q, kbs.local's file kept and no restart; ran\n%s", rm, strings.Join(c.Commands(), "\n"))
 	}
 }

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 	"text/template"
 
@@ -113,22 +114,60 @@ const RegistryHostsDir = "/etc/containerd/certs.d"
 // RenderRegistryHosts is containerd's hosts.toml for each registry of
 // spec.runtime.registryMirrors, by path: the mirrors in the spec's order,
 // each trusted to pull and resolve (tags to digests), then the registry
-// itself.
+// itself. kbs owns these files: an operator's own hosts.toml for such a
+// registry is replaced.
 func RenderRegistryHosts(c *cluster.Cluster) map[string][]byte {
 	out := map[string][]byte{}
 	for reg, mirrors := range c.Spec.Runtime.RegistryMirrors {
-		server := "https://" + reg
-		if reg == "docker.io" {
-			server = "https://registry-1.docker.io" // docker.io itself serves no registry API
-		}
+		// %q is a valid TOML string here: validation keeps every value
+		// to printable ASCII without quotes or backslashes.
 		var b bytes.Buffer
-		fmt.Fprintf(&b, "# Written by kbs for cluster %s (spec.runtime.registryMirrors); `kubectl kbs init` rewrites it.\nserver = %q\n", c.Metadata.Name, server)
+		fmt.Fprintf(&b, "%s for cluster %s (spec.runtime.registryMirrors); `kubectl kbs init` rewrites it.\nserver = %q\n", registryHostsMark, c.Metadata.Name, registryServer(reg))
 		for _, m := range mirrors {
-			fmt.Fprintf(&b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", strings.TrimSuffix(m, "/"))
+			canon, _ := cluster.MirrorURL(m)
+			fmt.Fprintf(&b, "\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", canon)
 		}
 		out[RegistryHostsDir+"/"+reg+"/hosts.toml"] = b.Bytes()
 	}
 	return out
+}
+
+// registryHostsMark starts every hosts.toml kbs writes: the ones a later
+// spec no longer names are found by it and removed.
+const registryHostsMark = "# Written by kbs"
+
+// registryServer is where containerd falls back to after the mirrors, as
+// it would without a hosts.toml: Docker Hub's API host for docker.io,
+// plain http for a registry on this node, https elsewhere.
+func registryServer(reg string) string {
+	h := reg
+	if i := strings.LastIndex(reg, ":"); i >= 0 {
+		h = reg[:i]
+	}
+	switch {
+	case reg == "docker.io":
+		return "https://registry-1.docker.io" // docker.io itself serves no registry API
+	case h == "localhost" || strings.HasPrefix(h, "127."):
+		return "http://" + reg
+	}
+	return "https://" + reg
+}
+
+// kbsRegistryHostsCmd lists the hosts.toml files kbs wrote on a node.
+const kbsRegistryHostsCmd = "grep -l '^" + registryHostsMark + "' " + RegistryHostsDir + "/*/hosts.toml 2>/dev/null; true"
+
+// staleRegistryHosts are the files of written (kbsRegistryHostsCmd's
+// answer) that c no longer renders: registries taken out of the spec.
+func staleRegistryHosts(c *cluster.Cluster, written string) []string {
+	want := RenderRegistryHosts(c)
+	var stale []string
+	for _, f := range strings.Fields(written) {
+		if _, ok := want[f]; !ok && strings.HasPrefix(f, RegistryHostsDir+"/") {
+			stale = append(stale, f)
+		}
+	}
+	sort.Strings(stale)
+	return stale
 }
 
 // ContainerdUnit runs a bundle's containerd. Delegate and KillMode=process:

@@ -147,6 +147,10 @@ func TestInvalidSpecs(t *testing.T) {
 		{"mirror without scheme", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [m.example.com]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "http:// or https://"}},
 		{"mirror with credentials", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://u:secret@m.example.com\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "credentials"}},
 		{"mirror with a path", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com/v2/proxy\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "base URL"}},
+		{"mirror twice", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com\", \"https://m.example.com/\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][1]: Duplicate"}},
+		{"mirror with a bare fragment", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com#\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "https://m.example.com, without"}},
+		{"mirror port out of range", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com:99999\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]", "1-65535"}},
+		{"Docker Hub by another name", "spec:\n", "spec:\n  runtime: {registryMirrors: {index.docker.io: [\"https://m.example.com\"]}}\n", []string{"spec.runtime.registryMirrors[index.docker.io]", "use that name"}},
 		{"mirror with a quote", "spec:\n", "spec:\n  runtime: {registryMirrors: {docker.io: [\"https://m.example.com\\\"]\"]}}\n", []string{"spec.runtime.registryMirrors[docker.io][0]"}},
 	}
 	for _, tt := range tests {
