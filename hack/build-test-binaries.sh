@@ -160,10 +160,12 @@ build_network() {
 # The image writer, the conformance run's registry and the pause binary (C, static, from the kubernetes
 # module's own source).
 build_images() {
-  # Pinned by their own sources: the bundle is rebuilt when kbs-images
-  # changes, and must not be for a change to the registry.
-  build images "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-images")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
-  build registry "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-registry")" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-registry
+  # Each pinned by its own sources and the module's go.sum: the bundle is
+  # rebuilt when kbs-images changes, and must not be for the registry.
+  local sums
+  sums=$(sha256sum "$ROOT/hack/tools/images/go.sum" | cut -c1-8)
+  build images "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-images")+$sums" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-images
+  build registry "$GGCR_VERSION+$(srchash "$ROOT/hack/tools/images/cmd/kbs-registry")+$sums" "$ROOT/hack/tools/images" "-s -w" kbs.test/tools/images/cmd/kbs-registry
   if ! up_to_date pause "$K8S_VERSION"; then
     local src
     src=$(cd "$ROOT/hack/tools/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -74,11 +75,7 @@ func Spec(t testing.TB, base *cluster.Cluster, v string, keep ...string) (*clust
 	if err := cluster.Validate(base); err != nil {
 		t.Fatalf("the walk's base spec: %v", err)
 	}
-	var paths []string
-	Walk(reflect.ValueOf(base).Elem(), "", func(p string, _ func(string)) { paths = append(paths, p) })
-	if len(paths) < 20 {
-		t.Fatalf("only %d string fields found: %v", len(paths), paths)
-	}
+	paths := Fields(base)
 	spec, took := Clone(t, base), []string(nil)
 	for _, p := range paths {
 		if slices.Contains(keep, p) {
@@ -95,14 +92,28 @@ func Spec(t testing.TB, base *cluster.Cluster, v string, keep ...string) (*clust
 		}
 	}
 	t.Logf("%q accepted in %d of %d fields: %s", v, len(took), len(paths), strings.Join(took, ", "))
+	if len(took) == 0 {
+		t.Fatalf("no field of the spec took %q: the walk would test nothing", v)
+	}
 	return spec, took
 }
 
-// Unquoted returns the commands that carry v where the shell reads it:
-// an occurrence of v is safe only inside shell.Quote(v) or wholly inside
-// single quotes (a quoted word that v is part of). A value with a single
-// quote of its own, quoted as part of a larger word, is reported too: the
-// check errs on the side of a failing test.
+// Fields are the paths of every string field, list element and map value
+// of c that Walk reaches.
+func Fields(c *cluster.Cluster) []string {
+	var paths []string
+	Walk(reflect.ValueOf(c).Elem(), "", func(p string, _ func(string)) { paths = append(paths, p) })
+	return paths
+}
+
+// Unquoted returns the commands that carry v where a shell reads it. An
+// occurrence of v is safe only inside shell.Quote(v) or wholly inside
+// single quotes (a quoted word v is part of) — single quotes as the shell
+// sees them: not inside double quotes, again inside a $( ) — and never
+// after a `sh -c` or `bash -c`, whose shell reads its argument a second
+// time. The check errs on the side of a failing test: a value with a
+// single quote of its own, quoted as part of a larger word, is reported
+// too.
 func Unquoted(cmds []string, v string) []string {
 	var bad []string
 	for _, c := range cmds {
@@ -112,6 +123,9 @@ func Unquoted(cmds []string, v string) []string {
 	}
 	return bad
 }
+
+// nestedShell is a shell started on a command line of its own.
+var nestedShell = regexp.MustCompile(`(^|[\s;&|(])(ba)?sh\s+-c\s`)
 
 func bare(cmd, v string) bool {
 	safe, opens := singleQuoted(cmd)
@@ -123,8 +137,12 @@ func bare(cmd, v string) bool {
 			}
 		}
 	}
+	nested := len(cmd)
+	if loc := nestedShell.FindStringIndex(cmd); loc != nil {
+		nested = loc[0]
+	}
 	for i := 0; i+len(v) <= len(cmd); i++ {
-		if strings.HasPrefix(cmd[i:], v) && slices.Contains(safe[i:i+len(v)], false) {
+		if strings.HasPrefix(cmd[i:], v) && (i >= nested || slices.Contains(safe[i:i+len(v)], false)) {
 			return true
 		}
 	}
@@ -133,25 +151,72 @@ func bare(cmd, v string) bool {
 
 // singleQuoted marks the bytes of cmd between single quotes (the quotes
 // themselves not), where the shell expands and splits nothing, and the
-// quotes that open such a span. A backslash outside quotes escapes the
-// next byte; double quotes are not followed: $ and ` work inside them.
+// quotes that open such a span. A backslash escapes the next byte outside
+// single quotes; inside double quotes a single quote is a plain byte, and
+// inside a $( ) quoting starts afresh.
 func singleQuoted(cmd string) (in, opens []bool) {
+	const (
+		plain = iota
+		double
+		subst
+	)
+	type frame struct{ kind, parens int }
+	stack := []frame{{kind: plain}}
 	quoted := false
 	in, opens = make([]bool, len(cmd)), make([]bool, len(cmd))
 	for i := 0; i < len(cmd); i++ {
+		top := &stack[len(stack)-1]
+		c := cmd[i]
 		switch {
-		case quoted && cmd[i] == '\'':
+		case quoted && c == '\'':
 			quoted = false
 		case quoted:
 			in[i] = true
-		case cmd[i] == '\\':
+		case c == '\\':
 			i++
-		case cmd[i] == '\'':
+		case c == '$' && i+1 < len(cmd) && cmd[i+1] == '(':
+			stack = append(stack, frame{kind: subst})
+			i++
+		case top.kind == double && c == '"':
+			stack = stack[:len(stack)-1]
+		case top.kind == double:
+		case c == '\'':
 			quoted, opens[i] = true, true
+		case c == '"':
+			stack = append(stack, frame{kind: double})
+		case top.kind == subst && c == '(':
+			top.parens++
+		case top.kind == subst && c == ')' && top.parens > 0:
+			top.parens--
+		case top.kind == subst && c == ')':
+			stack = stack[:len(stack)-1]
 		}
 	}
 	return in, opens
 }
+
+// PlanCommands are the commands of a dry-run plan's output: what follows
+// the first ": " of each "[plan] HOST: would WHAT: COMMAND" line, with the
+// lines that continue it (a multi-line script). Uploads and file writes
+// name no command: their paths are data.
+func PlanCommands(out string) []string {
+	var steps []string
+	cur := -1
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case planStep.MatchString(line):
+			steps = append(steps, planStep.FindStringSubmatch(line)[1])
+			cur = len(steps) - 1
+		case strings.HasPrefix(line, "["):
+			cur = -1
+		case cur >= 0:
+			steps[cur] += "\n" + line
+		}
+	}
+	return steps
+}
+
+var planStep = regexp.MustCompile(`^\[plan\] \S+: would .*?: (.*)$`)
 
 // Walk calls visit with the path and a setter of every string in v
 // (struct fields by their JSON names, list elements, map values), through

@@ -23,9 +23,29 @@ func TestUnquoted(t *testing.T) {
 		{"echo " + shell.Quote("a b\tc"), "a b\tc", false},
 		{"echo a b\tc", "a b\tc", true},
 		{"echo nothing", "$(x)", false},
+		{`echo "'$(x)'"`, "$(x)", true},
+		{`echo "it's" $(x) 'y'`, "$(x)", true},
+		{`test -n "$(df -Pk ` + shell.Quote("$(x)") + ` | tail -1)"`, "$(x)", false},
+		{`echo "$(cat ` + shell.Quote("$(x)") + `)" $(x)`, "$(x)", true},
+		{"bash -c " + shell.Quote("echo "+shell.Quote("$(x)")), "$(x)", true},
+		{"systemctl stop x; sh -c 'true' " + shell.Quote("$(x)"), "$(x)", true},
+		{"bash -c 'true'; echo nothing", "$(x)", false},
 	} {
 		if got := len(Unquoted([]string{tc.cmd}, tc.v)) == 1; got != tc.bare {
 			t.Errorf("%q in %q: bare %v, want %v", tc.v, tc.cmd, got, tc.bare)
 		}
+	}
+}
+
+func TestPlanCommands(t *testing.T) {
+	out := "[lb] keepalived and haproxy\n" +
+		"[plan] master-0: would check haproxy listens on :6443: ss -ltn 'sport = :6443'\n" +
+		"[plan] etcd-0: would restore: set -e\nsystemctl stop etcd\n" +
+		"[plan] etcd-0: would upload /tmp/a b/etcd to /usr/local/bin/etcd (mode 0755)\n" +
+		"[etcd] next\n"
+	got := PlanCommands(out)
+	want := []string{"ss -ltn 'sport = :6443'", "set -e\nsystemctl stop etcd"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -2,25 +2,11 @@ package bootstrap
 
 import (
 	"context"
-	"regexp"
 	"testing"
 
 	"github.com/kubectl-kbs/kbs/internal/hostile"
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 )
-
-// planCommand is a command line of a dry-run plan (file previews are
-// data, not shell).
-var planCommand = regexp.MustCompile(`(?m)^\[plan\] \S+: would [^:\n]+: (.*)$`)
-
-// planCommands are the command lines of a dry-run plan's output.
-func planCommands(out string) []string {
-	var cmds []string
-	for _, m := range planCommand.FindAllStringSubmatch(out, -1) {
-		cmds = append(cmds, m[1])
-	}
-	return cmds
-}
 
 // Every remote command of an init plan — the HA example's, so the load
 // balancer's and the control-plane joins' are there too — carries a hostile
@@ -39,7 +25,7 @@ func TestHostileSpecValuesReachNoShellUnquoted(t *testing.T) {
 	if err := f.run(context.Background()); err != nil {
 		t.Fatalf("dry run: %v\n%s", err, f.output())
 	}
-	cmds := planCommands(f.output())
+	cmds := hostile.PlanCommands(f.output())
 	if len(cmds) < 50 {
 		t.Fatalf("only %d commands in the plan:\n%s", len(cmds), f.output())
 	}
@@ -59,6 +45,9 @@ func TestHostileSpecValuesReachNoShellUnquoted(t *testing.T) {
 func TestHostileValuesInEveryStringField(t *testing.T) {
 	base := loadExample(t, "ha/prod")
 	hostile.Fill(base)
+	if n := len(hostile.Fields(base)); n < 60 {
+		t.Fatalf("the walk reaches only %d string fields: %v", n, hostile.Fields(base))
+	}
 	ctx := context.Background()
 	for _, v := range hostile.Values {
 		spec, _ := hostile.Spec(t, base, v)
@@ -70,7 +59,7 @@ func TestHostileValuesInEveryStringField(t *testing.T) {
 		if err := Reset(ctx, r.Init, ResetOptions{EtcdData: true}); err != nil {
 			t.Fatalf("dry-run reset with %q: %v\n%s", v, err, r.output())
 		}
-		cmds := planCommands(f.output() + r.output())
+		cmds := hostile.PlanCommands(f.output() + r.output())
 		if len(cmds) < 60 {
 			t.Fatalf("only %d commands in the plans", len(cmds))
 		}

@@ -70,6 +70,11 @@ func TestHostileValuesInEtcdDayTwoCommands(t *testing.T) {
 		if len(cmds) < 40 {
 			t.Fatalf("only %d commands: %q", len(cmds), cmds)
 		}
+		// The value did travel: the API server's manifest came back with
+		// it, as a file (data, not shell).
+		if w, _ := d.Conn(cps[0].Name).File(host.PausedDir + "/kube-apiserver.yaml"); !strings.Contains(string(w), v) {
+			t.Fatalf("the parked manifest lost %q:\n%s", v, w)
+		}
 		for _, c := range hostile.Unquoted(cmds, v) {
 			t.Errorf("%q reaches a shell unquoted: %s", v, c)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -18,14 +17,11 @@ import (
 	"github.com/kubectl-kbs/kbs/pkg/state"
 )
 
-// planCommand is a command line of a dry-run plan (file previews are
-// data, not shell).
-var planCommand = regexp.MustCompile(`(?m)^\[plan\] \S+: would [^:\n]+: (.*)$`)
-
 // The dry-run plan of an upgrade of the HA example — etcd members, the
 // first control plane, the others, the workers — from a bundle and from
 // the distribution's packages, with each hostile value in every string
-// field the validator accepts: each reaches a command only quoted.
+// field the validator accepts, and the reads of its upgrade plan: each
+// reaches a command only quoted.
 func TestHostileValuesInTheUpgradePlan(t *testing.T) {
 	for _, source := range []string{cluster.RuntimeSourceBundle, cluster.RuntimeSourcePackages} {
 		base := withTarget(loadSpec(t, "ha/prod"), "v1.37.2", "")
@@ -58,12 +54,23 @@ func TestHostileValuesInTheUpgradePlan(t *testing.T) {
 			if err := Apply(context.Background(), s, fake.NewClientset(), ApplyOptions{MaxUnavailable: 1, DrainTimeout: time.Minute, NodeTimeout: time.Minute}); err != nil {
 				t.Fatalf("%s: %v\n%s", source, err, out.String())
 			}
-			var cmds []string
-			for _, m := range planCommand.FindAllStringSubmatch(out.String(), -1) {
-				cmds = append(cmds, m[1])
-			}
+			cmds := hostile.PlanCommands(out.String())
 			if len(cmds) < 8 {
 				t.Fatalf("%s: only %d commands in the plan:\n%s", source, len(cmds), out.String())
+			}
+			// The plan's reads, which a dry run does not show: on the
+			// recording fake, every host's commands.
+			d := new(remotetest.Dialer)
+			read := &host.Session{Spec: spec, Local: local, SSH: d, Parallel: 1, Out: new(bytes.Buffer)}
+			if _, err := MakePlan(context.Background(), read, fake.NewClientset(), opts); err != nil {
+				t.Fatalf("%s: upgrade plan: %v", source, err)
+			}
+			n := len(cmds)
+			for _, h := range spec.Spec.Hosts {
+				cmds = append(cmds, d.Conn(h.Name).Commands()...)
+			}
+			if len(cmds)-n < len(spec.Spec.Hosts) {
+				t.Fatalf("%s: the plan sent only %d commands", source, len(cmds)-n)
 			}
 			for _, c := range hostile.Unquoted(cmds, v) {
 				t.Errorf("%s: %q reaches a shell unquoted: %s", source, v, c)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kubectl-kbs/kbs/pkg/cluster"
 	"github.com/kubectl-kbs/kbs/test/env"
@@ -29,8 +30,8 @@ func serveImages(specPath string) (stop func(), err error) {
 		return func() {}, nil
 	}
 	u, err := url.Parse(mirrors[0])
-	if err != nil {
-		return nil, err
+	if err != nil || u.Scheme != "http" || u.Port() == "" {
+		return nil, fmt.Errorf("the mirror of kbs.local, %s, is not an http://HOST:PORT kbs-registry can serve (%v)", mirrors[0], err)
 	}
 	bin, err := env.Binary("kbs-registry")
 	if err != nil {
@@ -54,11 +55,22 @@ func serveImages(specPath string) (stop func(), err error) {
 		return nil, err
 	}
 	stop = func() { _ = stdin.Close(); _ = cmd.Wait() }
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if !strings.HasPrefix(line, "serving ") {
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if !strings.HasPrefix(line, "serving ") {
+			stop()
+			return nil, fmt.Errorf("kbs-registry at %s did not start: see its error above", u.Host)
+		}
+		fmt.Print(line)
+		return stop, nil
+	case <-time.After(5 * time.Minute):
+		_ = cmd.Process.Kill()
 		stop()
-		return nil, fmt.Errorf("kbs-registry at %s did not start (%v): see its error above", u.Host, err)
+		return nil, fmt.Errorf("kbs-registry at %s pushed nothing ready within 5m", u.Host)
 	}
-	fmt.Print(line)
-	return stop, nil
 }

@@ -10,7 +10,8 @@
 // The registry is go-containerregistry's, in memory. Every image named
 // REGISTRY/REPO:TAG in the tarballs is pushed as REPO:TAG before the
 // "serving" line is printed; it serves until its standard input closes
-// (the parent that started it is gone) or it is signalled.
+// (the parent that started it is gone) or it is signalled — by hand, keep
+// its input open: sleep infinity | kbs-registry …
 package main
 
 import (
@@ -79,6 +80,10 @@ func run(listen, from string, tarballs []string) error {
 	}
 }
 
+// direct reaches the registry on the bridge as it is: no proxy from the
+// environment in between.
+var direct = &http.Transport{Proxy: nil, ForceAttemptHTTP2: false, MaxIdleConnsPerHost: 4}
+
 // push copies every image of the tarball named from/REPO:TAG to
 // addr/REPO:TAG; shared layers go once.
 func push(path, from, addr string) (int, error) {
@@ -102,7 +107,7 @@ func push(path, from, addr string) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			if err := remote.Write(dst, img); err != nil {
+			if err := remote.Write(dst, img, remote.WithTransport(direct)); err != nil {
 				return n, fmt.Errorf("pushing %s: %w", rt, err)
 			}
 			n++
