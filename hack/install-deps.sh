@@ -4,6 +4,7 @@
 # nsenter (reaching into nodes), the OpenSSH client tools (keys, agent, and
 # the benchmark's baseline), git (krew's index), openssl (the users
 # benchmark's manual flow), gcc and libc6-dev (the static pause binary),
+# make, bzip2 and curl (upstream's busybox for the conformance images),
 # apt (Debian's runc for the air-gapped bundle), chromium (the diag report test),
 # zstd (diag's node-side compression, tested locally).
 # Idempotent; needs root to install.
@@ -24,6 +25,9 @@ declare -A PKG_FOR=(
   [apt-get]=apt
   [chromium]=chromium
   [zstd]=zstd
+  [make]=make
+  [bzip2]=bzip2
+  [curl]=curl
 )
 
 missing=()
