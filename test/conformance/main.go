@@ -149,8 +149,11 @@ type testcase struct {
 }
 
 // junit reads the report's test cases: passed, failed, and skipped with
-// the reason ginkgo gives.
+// the reason ginkgo gives. Each part's report lists every spec, the other
+// part's as skipped: a spec is skipped only when no part ran it.
 func junit(dir string) (passed, failed, skipped []string) {
+	result, reason := map[string]string{}, map[string]string{}
+	var names []string
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "junit*.xml"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -170,17 +173,31 @@ func junit(dir string) (passed, failed, skipped []string) {
 				if !strings.Contains(c.Name, "[Conformance]") {
 					continue
 				}
+				if _, seen := result[c.Name]; !seen {
+					names = append(names, c.Name)
+					result[c.Name] = "skipped"
+				}
 				switch {
 				case c.Failure != nil || c.Error != nil:
-					failed = append(failed, c.Name)
+					result[c.Name] = "failed"
 				case c.Skipped != nil && why(c.Name) != "":
-					skipped = append(skipped, c.Name+": not here: "+why(c.Name))
+					reason[c.Name] = "not here: " + why(c.Name)
 				case c.Skipped != nil:
-					skipped = append(skipped, c.Name+": "+c.Skipped.Message)
-				default:
-					passed = append(passed, c.Name)
+					reason[c.Name] = c.Skipped.Message
+				case result[c.Name] != "failed":
+					result[c.Name] = "passed"
 				}
 			}
+		}
+	}
+	for _, n := range names {
+		switch result[n] {
+		case "failed":
+			failed = append(failed, n)
+		case "passed":
+			passed = append(passed, n)
+		default:
+			skipped = append(skipped, n+": "+reason[n])
 		}
 	}
 	return passed, failed, skipped
