@@ -69,9 +69,11 @@ e2e: test-env
 
 # The fuzzers run beside the tests at the lowest priority: they take the
 # CPU the test clusters leave idle while they wait on their nodes (about 5
-# of a warm run's minutes otherwise); their log follows the tests'.
+# of a warm run's minutes otherwise); their log follows the tests'. In a
+# session of their own, so that an interrupted make test stops them too.
 test: lint test-env
-	@nice -n 19 hack/fuzz.sh >_output/fuzz.log 2>&1 & fuzz=$$!; \
+	@setsid -w nice -n 19 hack/fuzz.sh >_output/fuzz.log 2>&1 & fuzz=$$!; \
+	trap 'kill -- -$$fuzz 2>/dev/null; exit 130' INT TERM; \
 	$(GO) test -tags integration -count=1 -timeout 40m ./...; tests=$$?; \
 	wait $$fuzz; fuzzed=$$?; cat _output/fuzz.log; \
 	if [ $$fuzzed -ne 0 ]; then echo "make test: fuzzing failed (its log is above)"; fi; \

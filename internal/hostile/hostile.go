@@ -109,9 +109,9 @@ func Fields(c *cluster.Cluster) []string {
 // Unquoted returns the commands that carry v where a shell reads it. An
 // occurrence of v is safe only inside shell.Quote(v) or wholly inside
 // single quotes (a quoted word v is part of) — single quotes as the shell
-// sees them: not inside double quotes, again inside a $( ) — and never
-// after a `sh -c` or `bash -c`, whose shell reads its argument a second
-// time. The check errs on the side of a failing test: a value with a
+// sees them: not inside double quotes, again inside a $( ) — and never in
+// the script of a `sh -c` or `bash -c`, which a second shell reads again
+// (the arguments after the script are plain words). The check errs on the side of a failing test: a value with a
 // single quote of its own, quoted as part of a larger word, is reported
 // too.
 func Unquoted(cmds []string, v string) []string {
@@ -137,12 +137,17 @@ func bare(cmd, v string) bool {
 			}
 		}
 	}
-	nested := len(cmd)
-	if loc := nestedShell.FindStringIndex(cmd); loc != nil {
-		nested = loc[0]
+	// The script of a sh -c is read by a second shell: nothing in it is
+	// safe. The arguments after it are the script's $0, $1, …: as safe as
+	// any other word.
+	inner := make([]bool, len(cmd))
+	for _, loc := range nestedShell.FindAllStringIndex(cmd, -1) {
+		for i := loc[1]; i < len(cmd) && (safe[i] || opens[i] || !strings.ContainsRune(" \t\n;&|", rune(cmd[i]))); i++ {
+			inner[i] = true
+		}
 	}
 	for i := 0; i+len(v) <= len(cmd); i++ {
-		if strings.HasPrefix(cmd[i:], v) && (i >= nested || slices.Contains(safe[i:i+len(v)], false)) {
+		if strings.HasPrefix(cmd[i:], v) && (slices.Contains(inner[i:i+len(v)], true) || slices.Contains(safe[i:i+len(v)], false)) {
 			return true
 		}
 	}

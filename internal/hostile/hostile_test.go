@@ -28,7 +28,10 @@ func TestUnquoted(t *testing.T) {
 		{`test -n "$(df -Pk ` + shell.Quote("$(x)") + ` | tail -1)"`, "$(x)", false},
 		{`echo "$(cat ` + shell.Quote("$(x)") + `)" $(x)`, "$(x)", true},
 		{"bash -c " + shell.Quote("echo "+shell.Quote("$(x)")), "$(x)", true},
-		{"systemctl stop x; sh -c 'true' " + shell.Quote("$(x)"), "$(x)", true},
+		{"systemctl stop x; sh -c 'true' " + shell.Quote("$(x)"), "$(x)", false},
+		{"timeout 2 bash -c ': </dev/tcp/\"$1\"/22' bash " + shell.Quote("$(x)"), "$(x)", false},
+		{"bash -c ': </dev/tcp/'" + shell.Quote("$(x)") + "'/22'", "$(x)", true},
+		{"sh -c 'true' $(x)", "$(x)", true},
 		{"bash -c 'true'; echo nothing", "$(x)", false},
 	} {
 		if got := len(Unquoted([]string{tc.cmd}, tc.v)) == 1; got != tc.bare {

@@ -63,7 +63,7 @@ func vipAnswersCmd(vip string) string {
 	// A cached entry may be minutes old: only a fresh answer counts.
 	// The address goes to bash -c as an argument: its shell reads only
 	// the quoted script, never the value.
-	return "ip neigh flush to " + q + " 2>/dev/null; timeout 2 bash -c ': </dev/tcp/\"$1\"/22' _ " + q + " 2>/dev/null; ip neigh show " + q
+	return "ip neigh flush to " + q + " 2>/dev/null; timeout 2 bash -c ': </dev/tcp/\"$1\"/22' bash " + q + " 2>/dev/null; ip neigh show " + q
 }
 
 // vipAnswers checks from the first control plane that no machine answers
@@ -106,7 +106,7 @@ func checkOperatorEndpoint(ctx context.Context, d InitData) []finding {
 	if err != nil || c.ManagedLoadBalancer() || endpointIsFirstControlPlane(c) {
 		return nil
 	}
-	cmd := "timeout 3 bash -c ': </dev/tcp/\"$1\"/\"$2\"' _ " + shell.Join(epHost, port) + " 2>&1"
+	cmd := "timeout 3 bash -c ': </dev/tcp/\"$1\"/\"$2\"' bash " + shell.Join(epHost, port) + " 2>&1"
 	var mu sync.Mutex
 	var rows []finding
 	_ = d.OnHosts(ctx, KubeletHosts(c), func(ctx context.Context, h *host.Host) error {

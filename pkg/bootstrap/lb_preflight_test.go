@@ -68,7 +68,7 @@ func TestPreflightOperatorEndpoint(t *testing.T) {
 	f := newFakeInit(t, spec, false)
 	scriptPreflight(f, []answer{{host: "worker-1", pattern: `^timeout 3 bash -c `, out: "bash: connect: Connection refused\n", err: remotetest.Exit(1, "")}})
 	f.ssh.Configure(func(c *remotetest.Conn) {
-		c.On(`^timeout 3 bash -c ': </dev/tcp/"\$1"/"\$2"' _ 'lb\.example\.com' '6443' 2>&1$`, "", nil)
+		c.On(`^timeout 3 bash -c ': </dev/tcp/"\$1"/"\$2"' bash 'lb\.example\.com' '6443' 2>&1$`, "", nil)
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -183,7 +183,11 @@ func junit(dir string) (passed, failed, skipped []string) {
 				case c.Skipped != nil && why(c.Name) != "":
 					reason[c.Name] = "not here: " + why(c.Name)
 				case c.Skipped != nil:
-					reason[c.Name] = c.Skipped.Message
+					// A part that filtered the spec out only says "skipped":
+					// the reason a part that ran it gave wins.
+					if r := reason[c.Name]; r == "" || r == "skipped" {
+						reason[c.Name] = c.Skipped.Message
+					}
 				case result[c.Name] != "failed":
 					result[c.Name] = "passed"
 				}
