@@ -24,8 +24,9 @@ rule "Commands return errors; kubectl's CheckErr calls os.Exit inside a command:
   'cmdutil\.CheckErr' '*.go'
 rule "Bootstrap joins always pin the CA hash:" \
   'unsafeSkipCAVerification|discovery-token-unsafe-skip-ca-verification' '*.go' ':!*_test.go'
+# internal/hostile is the tests' reader of shell quoting: it spells quotes.
 rule "Every value that reaches a shell is quoted by one helper, pkg/shell's Quote:" \
-  "'\\\\''" '*.go' ':!pkg/shell/**' ':!*_test.go'
+  "'\\\\''" '*.go' ':!pkg/shell/**' ':!internal/hostile/**' ':!*_test.go'
 
 # Arrows point one way: a capability never imports another (they share the
 # building blocks: host, state, workflow, etcdhost, remote, pki, ...).
